@@ -1,0 +1,100 @@
+"""Saving and loading trained models safely.
+
+A model file is one ``torch.save`` of plain data (tensors, strings, numbers, lists), so it loads
+with ``torch.load(weights_only=True)``: loading never unpickles arbitrary objects. The architecture
+and class names are stored as JSON beside the weights so evaluation, export and prediction can
+rebuild the model without the training flags. Writes go through a temporary file and a rename, so
+an interrupted save never destroys the previous file.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+from .models.siformer import SiFormer, SiFormerConfig
+
+FORMAT = "slr-fused-model"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A model file that is missing, corrupt, not ours, or does not fit the requested model."""
+
+
+def atomic_torch_save(obj: Any, path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model(path, model: SiFormer, class_names: Optional[List[str]] = None,
+               metadata: Optional[Dict[str, Any]] = None) -> Path:
+    """Write weights + architecture + class names; returns the path written."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(model.config.to_dict()),
+        "class_names": json.dumps(list(class_names) if class_names else None),
+        "metadata": json.dumps(metadata or {}),
+        "state_dict": state,
+    }
+    atomic_torch_save(payload, path)
+    return Path(path)
+
+
+def read_model_file(path) -> Dict[str, Any]:
+    """The raw payload of a model file, validated; one clear error for each failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{path}: not a readable slr-fused model file (corrupt, truncated or "
+                              f"another format): {type(error).__name__}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an slr-fused model file (no '{FORMAT}' marker)")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: written by a newer slr-fused (format "
+                              f"{payload['format_version']}); upgrade to load it")
+    return payload
+
+
+def load_model(path, device="cpu", kernel: Optional[str] = None) -> Tuple[SiFormer, Dict[str, Any]]:
+    """Rebuild a saved model. Returns (model in eval mode, info with config/class_names/metadata)."""
+    payload = read_model_file(path)
+    try:
+        config = SiFormerConfig.from_dict(json.loads(payload["config"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: the stored model settings are invalid ({error})") from None
+    if kernel is not None:
+        config.kernel = kernel
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a head adjustment was already reported at training time
+        model = SiFormer(config)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        first = str(error).splitlines()[0:3]
+        raise CheckpointError(f"{path}: weights do not match the stored architecture: "
+                              f"{' '.join(first)}") from None
+    model.to(device).eval()
+    info = {"config": config, "class_names": json.loads(payload.get("class_names", "null")),
+            "metadata": json.loads(payload.get("metadata", "{}"))}
+    return model, info

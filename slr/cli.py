@@ -1,0 +1,156 @@
+"""The ``slr`` command: argument parsing and printing only; the work lives in importable modules."""
+
+import argparse
+import dataclasses
+import sys
+import warnings
+from typing import List, Optional
+
+from .training import TrainConfig
+
+
+def str2bool(value) -> bool:
+    """The seeds' boolean spelling (``--use_cmcl True``) as well as bare flags."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "y", "on"):
+        return True
+    if text in ("false", "0", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (True/False), got {value!r}")
+
+
+def _bool_flag(parser, name, default, help_text):
+    parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
+                        metavar="BOOL", help=f"{help_text} (default: {default})")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    data = parser.add_argument_group("data")
+    data.add_argument("--experiment_name", default=d.experiment_name,
+                      help="name of the run; the model is saved to <runs_dir>/<name>/ (default: %(default)s)")
+    data.add_argument("--training_set_path", default=None,
+                      help="training CSV (SPOTER/Siformer format); omitted: the bundled synthetic demo data")
+    data.add_argument("--validation_set_path", default=None, help="validation CSV (default: none, or the demo's)")
+    data.add_argument("--testing_set_path", default=None, help="test CSV (default: none, or the demo's)")
+    data.add_argument("--num_classes", type=int, default=None,
+                      help="number of classes (default: inferred from the labels)")
+    data.add_argument("--num_frames", type=int, default=None,
+                      help="resample every sample to this many frames, e.g. 204 as in Siformer "
+                           "(default: keep lengths, pad per batch with a mask)")
+    data.add_argument("--max_frames", type=int, default=d.max_frames,
+                      help="positional table length; longer samples are resampled down (default: %(default)s)")
+    _bool_flag(data, "augmentations", d.augmentations, "SPOTER augmentations on the training set")
+    data.add_argument("--augmentations_prob", type=float, default=d.augmentations_prob,
+                      help="probability of augmenting a sample (default: %(default)s)")
+    data.add_argument("--gaussian_std", type=float, default=d.gaussian_std,
+                      help="std of Gaussian noise on normalised coordinates (default: %(default)s)")
+    data.add_argument("--num_workers", type=int, default=d.num_workers,
+                      help="DataLoader worker processes (default: %(default)s)")
+
+    opt = parser.add_argument_group("optimisation")
+    opt.add_argument("--epochs", type=int, default=d.epochs, help="epochs (default: %(default)s)")
+    opt.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate (default: %(default)s)")
+    opt.add_argument("--weight_decay", type=float, default=d.weight_decay,
+                     help="AdamW weight decay (default: %(default)s)")
+    opt.add_argument("--batch_size", type=int, default=d.batch_size, help="batch size (default: %(default)s)")
+    opt.add_argument("--scheduler_milestones", type=int, nargs="+", default=list(d.scheduler_milestones),
+                     help="MultiStepLR epochs where the lr is multiplied by 0.1 (default: %(default)s)")
+    opt.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
+    opt.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--num_enc_layers", type=int, default=d.num_enc_layers,
+                       help="encoder layers per modality (default: %(default)s)")
+    model.add_argument("--num_dec_layers", type=int, default=d.num_dec_layers,
+                       help="decoder layers (default: %(default)s)")
+    model.add_argument("--d_ff", type=int, default=d.d_ff, help="feed-forward width (default: %(default)s)")
+    model.add_argument("--dropout", type=float, default=d.dropout, help="dropout (default: %(default)s)")
+    _bool_flag(model, "use_cross_attention", d.use_cross_attention, "BMHCMA after the encoders")
+    model.add_argument("--cross_attn_heads", type=int, default=d.cross_attn_heads,
+                       help="BMHCMA heads, 1, 2, 3 or 6; others are adjusted down (default: %(default)s)")
+    model.add_argument("--cross_attn_mode", choices=("bidirectional", "unidirectional"),
+                       default=d.cross_attn_mode,
+                       help="unidirectional: only the body attends to the hands (default: %(default)s)")
+    _bool_flag(model, "use_gating", d.use_gating, "sigmoid gate in BMHCMA")
+    model.add_argument("--cross_attn_directions", default=d.cross_attn_directions,
+                       help="all, hands (lh<->rh), hands-body, or a comma list such as "
+                            "lh_from_rh,body_from_lh (default: %(default)s)")
+    model.add_argument("--kernel", choices=("auto", "reference", "triton"), default=d.kernel,
+                       help="BMHCMA backend; auto = triton on CUDA when available (default: %(default)s)")
+
+    loss = parser.add_argument_group("CMCL loss")
+    _bool_flag(loss, "use_cmcl", d.use_cmcl, "cross-modal consistency loss")
+    loss.add_argument("--lambda_consistency", type=float, default=d.lambda_consistency,
+                      help="weight of the attention-consistency KL (default: %(default)s)")
+    loss.add_argument("--lambda_alignment", type=float, default=d.lambda_alignment,
+                      help="weight of the feature-alignment term (default: %(default)s)")
+    loss.add_argument("--cmcl_temperature", type=float, default=d.cmcl_temperature,
+                      help="softening temperature of the attention maps (default: %(default)s)")
+    _bool_flag(loss, "use_adaptive_cmcl", d.use_adaptive_cmcl,
+               "CMCL weights rise linearly over the warm-up, then decay exponentially")
+    loss.add_argument("--cmcl_warmup_epochs", type=int, default=d.cmcl_warmup_epochs,
+                      help="adaptive CMCL warm-up epochs (default: %(default)s)")
+    loss.add_argument("--cmcl_decay_rate", type=float, default=d.cmcl_decay_rate,
+                      help="adaptive CMCL exponential decay rate per epoch (default: %(default)s)")
+
+    out = parser.add_argument_group("output")
+    out.add_argument("--runs_dir", default=d.runs_dir, help="folder of runs (default: %(default)s)")
+    _bool_flag(out, "progress", None, "progress bars (default: only on a terminal)")
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["scheduler_milestones"] = tuple(values["scheduler_milestones"])
+    return TrainConfig(**values)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slr", description="Skeleton-based sign language recognition with SiFormer + BMHCMA + CMCL")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    info = sub.add_parser("info", help="versions, devices and usable backends")
+    info.add_argument("--model", action="store_true",
+                      help="also print parameter counts of the baseline and every BMHCMA configuration")
+    info.add_argument("--num_classes", type=int, default=100,
+                      help="classes assumed for --model counts (default: %(default)s, as WLASL100)")
+    train = sub.add_parser("train", help="train SiFormer (bundled demo data when no CSV is given)")
+    add_train_arguments(train)
+    return parser
+
+
+def _format_warning(message, category, filename, lineno, line=None):
+    text = str(message)
+    return (text if text.startswith("Warning:") else f"Warning: {text}") + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    warnings.formatwarning = _format_warning
+    args = build_parser().parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .data.csv_format import PoseDataError
+    try:
+        if args.command == "info":
+            from .info import environment_report, model_report
+            print(environment_report())
+            if args.model:
+                print()
+                print(model_report(args.num_classes))
+        elif args.command == "train":
+            from .training import train
+            train(train_config_from_args(args))
+    except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Samples for training: normalised per-modality tensors, padded batches with a padding mask.
+
+Sequences keep their own length by default; a batch is padded to its longest sample and carries
+``padding_mask`` (B, T), True on padded frames, which every attention in the model respects (the
+original Siformer zero-pads to 204 frames and attends to the padding). ``num_frames`` resamples
+every sample to a fixed length instead, for Siformer-compatible training; ``max_frames`` only
+shortens samples longer than the model's positional table.
+"""
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .augmentations import AUGMENTATIONS, augment, gaussian_noise
+from .csv_format import PoseSequences, read_pose_csv
+from .normalization import normalize_sample
+
+
+def resample_indices(length: int, target: int) -> np.ndarray:
+    """Frame indices that stretch or shrink a sequence to ``target`` frames, keeping its ends.
+
+    Nearest-frame sampling rather than interpolation: interpolating between a detected joint and
+    a missing one (0, 0) would invent positions.
+    """
+    if target < 1:
+        raise ValueError(f"target length must be positive, got {target}")
+    return np.rint(np.linspace(0, length - 1, target)).astype(np.int64)
+
+
+class PoseDataset(Dataset):
+    """Pose samples of one CSV (or parsed :class:`PoseSequences`) as model-ready tensors.
+
+    Args:
+        source: a CSV path or parsed sequences.
+        augment: apply SPOTER's augmentations (training only).
+        augmentations_prob: probability of augmenting a sample.
+        augmentations: which augmentations may be chosen.
+        gaussian_std: std of the noise added to normalised coordinates (0 = off).
+        num_frames: resample every sample to this length (None keeps lengths).
+        max_frames: resample samples longer than this down to it.
+    """
+
+    def __init__(self, source, augment: bool = False, augmentations_prob: float = 0.5,
+                 augmentations: Sequence[str] = AUGMENTATIONS, gaussian_std: float = 0.0,
+                 num_frames: Optional[int] = None, max_frames: Optional[int] = None):
+        self.sequences = source if isinstance(source, PoseSequences) else read_pose_csv(source)
+        self.augment = augment
+        self.augmentations_prob = augmentations_prob
+        self.augmentations = tuple(augmentations)
+        self.gaussian_std = gaussian_std
+        self.num_frames = num_frames
+        self.max_frames = max_frames
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.sequences.labels
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.sequences.labels.max()) + 1
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def frames(self, index: int) -> np.ndarray:
+        frames = self.sequences.sample(index)
+        target = self.num_frames
+        if target is None and self.max_frames is not None and len(frames) > self.max_frames:
+            target = self.max_frames
+        if target is not None and target != len(frames):
+            frames = frames[resample_indices(len(frames), target)]
+        return frames
+
+    def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
+        frames = self.frames(index)
+        if self.augment:
+            frames = augment(frames, self.augmentations_prob, enabled=self.augmentations)
+        sample = normalize_sample(frames)
+        if self.augment and self.gaussian_std > 0:
+            for key in ("body", "lh", "rh"):
+                sample[key] = gaussian_noise(sample[key], self.gaussian_std)
+        out = {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in sample.items()}
+        out["label"] = torch.tensor(int(self.sequences.labels[index]))
+        return out
+
+
+def collate_poses(samples: List[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
+    """Pad a list of samples to the longest one; ``padding_mask`` is True on padded frames."""
+    lengths = torch.tensor([len(s["body"]) for s in samples])
+    batch, longest = len(samples), int(lengths.max())
+    out = {}
+    for key in ("lh", "rh", "body"):
+        tail = samples[0][key].shape[1:]
+        padded = torch.zeros((batch, longest, *tail), dtype=torch.float32)
+        for i, s in enumerate(samples):
+            padded[i, :len(s[key])] = s[key]
+        out[key] = padded
+    for key in ("lh_present", "rh_present"):
+        padded = torch.zeros((batch, longest), dtype=torch.bool)
+        for i, s in enumerate(samples):
+            padded[i, :len(s[key])] = s[key]
+        out[key] = padded
+    out["padding_mask"] = torch.arange(longest)[None, :] >= lengths[:, None]
+    out["lengths"] = lengths
+    out["label"] = torch.stack([s["label"] for s in samples])
+    return out

@@ -1,0 +1,97 @@
+"""What ``slr info`` reports: versions, devices, usable backends, and model sizes."""
+
+import importlib
+import platform
+import warnings
+from typing import List, Tuple
+
+import torch
+
+OPTIONAL_PACKAGES = ("numpy", "triton", "onnx", "onnxruntime", "onnxscript", "tensorrt",
+                     "mediapipe", "fvcore", "tqdm", "matplotlib")
+
+
+def package_version(name: str) -> str:
+    try:
+        module = importlib.import_module(name)
+    except Exception as error:  # not installed, or broken (a message is more useful than a crash)
+        return "not installed" if isinstance(error, ImportError) else f"broken ({type(error).__name__})"
+    return str(getattr(module, "__version__", "installed"))
+
+
+def backends() -> List[Tuple[str, bool, str]]:
+    """(backend, usable, why) for the BMHCMA block and deployment."""
+    from .models.cross_modal import triton_available
+    import os
+    rows = [("reference (PyTorch)", True, "always")]
+    has_triton = triton_available()
+    if has_triton and torch.cuda.is_available():
+        rows.append(("triton", True, "CUDA GPU"))
+    elif has_triton and os.environ.get("TRITON_INTERPRET") == "1":
+        rows.append(("triton", True, "CPU interpreter (TRITON_INTERPRET=1; slow, for tests)"))
+    else:
+        rows.append(("triton", False, "needs Triton and a CUDA GPU" if not has_triton
+                     else "no CUDA GPU (set TRITON_INTERPRET=1 to run on the CPU, slowly)"))
+    onnx_ok = package_version("onnx")[0].isdigit() and package_version("onnxruntime")[0].isdigit()
+    rows.append(("onnx export + onnxruntime", onnx_ok, "installed" if onnx_ok else "pip install -e .[export]"))
+    trt = package_version("tensorrt")[0].isdigit()
+    rows.append(("tensorrt", trt and torch.cuda.is_available(),
+                 "installed" if trt else "TensorRT not installed (needs an NVIDIA GPU machine)"))
+    return rows
+
+
+def environment_report() -> str:
+    from . import __version__
+    lines = [f"slr-fused {__version__}",
+             f"python {platform.python_version()} on {platform.platform()}",
+             f"torch {torch.__version__} (CUDA build: {torch.version.cuda or 'no'})"]
+    lines += [f"{name} {package_version(name)}" for name in OPTIONAL_PACKAGES]
+    lines.append("")
+    lines.append(f"CPU: {torch.get_num_threads()} threads")
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            lines.append(f"cuda:{i}: {props.name}, {props.total_memory / 2**30:.1f} GiB")
+    else:
+        lines.append("CUDA: no GPU available")
+    lines.append("")
+    lines.append("Backends:")
+    for name, ok, why in backends():
+        lines.append(f"  {'yes' if ok else 'no ':3} {name}: {why}")
+    return "\n".join(lines)
+
+
+MODEL_VARIANTS = (
+    ("baseline (no cross-modal block)", dict(use_cross_attention=False)),
+    ("unidirectional h=3", dict(cross_attn_mode="unidirectional", cross_attn_heads=3)),
+    ("bidirectional h=1", dict(cross_attn_heads=1)),
+    ("bidirectional h=2", dict(cross_attn_heads=2)),
+    ("bidirectional h=3", dict(cross_attn_heads=3)),
+    ("bidirectional h=6", dict(cross_attn_heads=6)),
+    ("bidirectional h=3, gating off", dict(use_gating=False)),
+    ("bidirectional h=3, lh<->rh only", dict(cross_attn_directions="hands")),
+    ("bidirectional h=3, hands<->body only", dict(cross_attn_directions="hands-body")),
+)
+
+
+def parameter_table(num_classes: int = 100):
+    """Rows (name, total, block, block share, increase over baseline) for every configuration."""
+    from .models.siformer import SiFormer, SiFormerConfig, count_parameters
+    rows, baseline = [], None
+    for name, overrides in MODEL_VARIANTS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SiFormer(SiFormerConfig(num_classes=num_classes, **overrides))
+        total, block = count_parameters(model), count_parameters(model.cross_modal)
+        baseline = total if baseline is None else baseline
+        rows.append((name, total, block, block / total, total / baseline - 1.0))
+    return rows
+
+
+def model_report(num_classes: int = 100) -> str:
+    lines = [f"Parameters (default SiFormer: 3 encoder layers, 2 decoder layers, d_ff 2048, "
+             f"{num_classes} classes):",
+             f"  {'configuration':40} {'total':>10} {'block':>8} {'share':>7} {'vs baseline':>12}"]
+    for name, total, block, share, increase in parameter_table(num_classes):
+        lines.append(f"  {name:40} {total:>10,} {block:>8,} {share:>6.1%} {increase:>+11.1%}")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+import re
+import subprocess
+import sys
+
+import pytest
+
+from slr_fused.cli import build_parser, main, str2bool, train_config_from_args
+from slr_fused.info import parameter_table
+
+TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "32"]
+
+
+def test_seed_boolean_spellings():
+    parser = build_parser()
+    for flags, expected in [(["--use_cmcl", "True"], True), (["--use_cmcl", "False"], False),
+                            (["--use_cmcl"], True), (["--use_cmcl", "0"], False), ([], True)]:
+        args = parser.parse_args(["train", *flags])
+        assert args.use_cmcl is expected
+    with pytest.raises(Exception):
+        str2bool("maybe")
+
+
+def test_train_flags_reach_the_config():
+    args = build_parser().parse_args(["train", "--cross_attn_heads", "6", "--lr", "0.001",
+                                      "--scheduler_milestones", "3", "4", "--use_adaptive_cmcl", "True"])
+    config = train_config_from_args(args)
+    assert config.cross_attn_heads == 6 and config.lr == 0.001
+    assert config.scheduler_milestones == (3, 4) and config.use_adaptive_cmcl
+
+
+def test_info_model_reports_the_real_counts(capsys):
+    assert main(["info", "--model", "--num_classes", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "torch" in out and "Backends:" in out
+    rows = {name: (total, block) for name, total, block, *_ in parameter_table(100)}
+    total, block = rows["bidirectional h=3"]
+    assert f"{total:,}" in out and f"{block:,}" in out and block == 54108
+    assert rows["baseline (no cross-modal block)"][1] == 0
+
+
+def test_train_on_the_demo_data_saves_a_model_and_reports(tmp_path, capsys):
+    with pytest.warns(UserWarning, match="Adjusted cross-attention heads from 4 to 3"):
+        code = main(["train", "--epochs", "1", "--runs_dir", str(tmp_path), "--experiment_name", "demo",
+                     "--cross_attn_heads", "4", *TINY])
+    assert code == 0
+    captured = capsys.readouterr()
+    out = captured.out.strip().splitlines()
+    assert out[0] == "Feature isolated transformer"
+    assert "Using Bi-directional Cross-Modal Attention with 3 heads (actual)" in out[1]
+    assert any(re.match(r"\[1\] loss \d+\.\d+ .* val top-1 \d\.\d+ top-5 \d\.\d+", line) for line in out)
+    assert re.fullmatch(r"Test top-1: \d\.\d{4}, top-5: \d\.\d{4}", out[-1])
+    assert (tmp_path / "demo" / "model.pt").is_file()
+
+
+def test_train_on_real_csvs(shared_data, tmp_path, capsys):
+    d = shared_data / "isl13"
+    code = main(["train", "--epochs", "1", "--runs_dir", str(tmp_path),
+                 "--training_set_path", str(d / "isl13_val.csv"),
+                 "--testing_set_path", str(d / "isl13_test.csv"), "--use_cmcl", "False", *TINY])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "13 classes" in out and out.strip().splitlines()[-1].startswith("Test top-1:")
+
+
+def test_bad_input_is_one_line_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("labels,nose_X\n1,[0.5]\n")
+    result = subprocess.run([sys.executable, "-m", "slr_fused.cli", "train", "--training_set_path",
+                             str(bad), "--epochs", "1"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error:") and "missing column" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

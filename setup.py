@@ -53,8 +53,8 @@ setup(
     python_requires=">=3.9",
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
-    # Core: torch and numpy, plus tqdm for progress bars on long work.
-    install_requires=["torch>=2.1", "numpy>=1.23", "tqdm>=4.60"],
+    # Core: torch and numpy, plus tqdm (progress bars) and matplotlib (run plots, confusion matrices).
+    install_requires=["torch>=2.1", "numpy>=1.23", "tqdm>=4.60", "matplotlib>=3.7"],
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["slr=slr_fused.cli:main"]},
 )

@@ -98,3 +98,89 @@ def load_model(path, device="cpu", kernel: Optional[str] = None) -> Tuple[SiForm
     info = {"config": config, "class_names": json.loads(payload.get("class_names", "null")),
             "metadata": json.loads(payload.get("metadata", "{}"))}
     return model, info
+
+
+def _rng_state() -> Dict[str, Any]:
+    """Every random stream a training step draws from, as plain tensors and numbers."""
+    import random
+
+    import numpy as np
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                       "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])}}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: Dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _plain_scheduler_state(state: Dict[str, Any]) -> Dict[str, Any]:
+    # MultiStepLR keeps its milestones in a collections.Counter, which the safe loader refuses.
+    return {k: (dict(v) if k == "milestones" else v) for k, v in state.items()}
+
+
+def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, class_names,
+                             train_config: Dict[str, Any], best: Dict[str, Any],
+                             grad_scaler=None) -> Path:
+    """A model file (loadable by load_model) that also holds everything --resume needs."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(model.config.to_dict()),
+        "class_names": json.dumps(list(class_names) if class_names else None),
+        "metadata": json.dumps({"train_config": train_config, "epoch": epoch, "best": best}),
+        "state_dict": state,
+        "training": {
+            "epoch": epoch,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": _plain_scheduler_state(scheduler.state_dict()),
+            "rng": _rng_state(),
+            "best": json.dumps(best),
+            "train_config": json.dumps(train_config),
+            "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else None,
+        },
+    }
+    atomic_torch_save(payload, path)
+    return Path(path)
+
+
+def load_training_checkpoint(path) -> Dict[str, Any]:
+    """The training state of a checkpoint written by save_training_checkpoint."""
+    payload = read_model_file(path)
+    if "training" not in payload:
+        raise CheckpointError(f"{path}: a final model file, not a training checkpoint (no optimizer "
+                              f"state); resume from runs/<name>/checkpoints/last.pt")
+    training = dict(payload["training"])
+    training["best"] = json.loads(training["best"])
+    training["train_config"] = json.loads(training["train_config"])
+    training["state_dict"] = payload["state_dict"]
+    training["class_names"] = json.loads(payload.get("class_names", "null"))
+    return training
+
+
+def restore_training_state(training: Dict[str, Any], model, optimizer, scheduler, grad_scaler=None) -> None:
+    from collections import Counter
+    model.load_state_dict(training["state_dict"])
+    optimizer.load_state_dict(training["optimizer"])
+    scheduler_state = dict(training["scheduler"])
+    if "milestones" in scheduler_state:
+        scheduler_state["milestones"] = Counter(scheduler_state["milestones"])
+    scheduler.load_state_dict(scheduler_state)
+    if grad_scaler is not None and training.get("grad_scaler"):
+        grad_scaler.load_state_dict(training["grad_scaler"])
+    _restore_rng(training["rng"])

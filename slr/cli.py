@@ -35,6 +35,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                       help="training CSV (SPOTER/Siformer format); omitted: the bundled synthetic demo data")
     data.add_argument("--validation_set_path", default=None, help="validation CSV (default: none, or the demo's)")
     data.add_argument("--testing_set_path", default=None, help="test CSV (default: none, or the demo's)")
+    data.add_argument("--validation_set", choices=("auto", "from-file", "split-from-train", "none"),
+                      default=d.validation_set,
+                      help="where validation data comes from; auto = from-file when "
+                           "--validation_set_path is given, else none (default: %(default)s)")
+    data.add_argument("--validation_set_size", type=float, default=d.validation_set_size,
+                      help="fraction of the training set held out by split-from-train (default: %(default)s)")
+    data.add_argument("--experimental_train_split", type=float, default=None,
+                      help="train on this stratified fraction of the training set (default: all)")
     data.add_argument("--num_classes", type=int, default=None,
                       help="number of classes (default: inferred from the labels)")
     data.add_argument("--num_frames", type=int, default=None,
@@ -60,6 +68,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                      help="MultiStepLR epochs where the lr is multiplied by 0.1 (default: %(default)s)")
     opt.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
     opt.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    opt.add_argument("--amp", choices=("bf16", "fp16"), default=None,
+                     help="mixed precision on CUDA (default: off)")
+    opt.add_argument("--scheduler_gamma", type=float, default=d.scheduler_gamma,
+                     help="lr factor at each milestone (default: %(default)s)")
 
     model = parser.add_argument_group("model")
     model.add_argument("--num_enc_layers", type=int, default=d.num_enc_layers,
@@ -98,6 +110,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
     out = parser.add_argument_group("output")
     out.add_argument("--runs_dir", default=d.runs_dir, help="folder of runs (default: %(default)s)")
+    _bool_flag(out, "save_checkpoints", d.save_checkpoints,
+               "write checkpoints/last.pt every epoch and checkpoints/best.pt (best validation top-1)")
+    out.add_argument("--log_freq", type=int, default=d.log_freq,
+                     help="print the epoch summary every N epochs (default: %(default)s)")
+    _bool_flag(out, "resume", d.resume, "continue the run from <runs_dir>/<experiment_name>/checkpoints/last.pt")
     _bool_flag(out, "progress", None, "progress bars (default: only on a terminal)")
 
 
@@ -105,6 +122,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
     values["scheduler_milestones"] = tuple(values["scheduler_milestones"])
+    values.setdefault("amp", None)
     return TrainConfig(**values)
 
 
@@ -120,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="classes assumed for --model counts (default: %(default)s, as WLASL100)")
     train = sub.add_parser("train", help="train SiFormer (bundled demo data when no CSV is given)")
     add_train_arguments(train)
+    evaluate = sub.add_parser("evaluate", help="top-1/top-5, per-class accuracy and confusion matrix "
+                                               "of a saved model on a CSV")
+    evaluate.add_argument("checkpoint", help="model file (runs/<name>/model.pt or checkpoints/best.pt)")
+    evaluate.add_argument("--data", required=True, help="CSV to evaluate on")
+    evaluate.add_argument("--output", default=None,
+                          help="folder for evaluation.json and confusion_matrix.png "
+                               "(default: beside the checkpoint, in evaluation-<csv name>/)")
+    evaluate.add_argument("--batch_size", type=int, default=64, help="batch size (default: %(default)s)")
+    evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    evaluate.add_argument("--num_frames", type=int, default=None,
+                          help="resample to this length, as in training (default: keep lengths)")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
@@ -143,6 +173,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "train":
             from .training import train
             train(train_config_from_args(args))
+        elif args.command == "evaluate":
+            import json
+            from pathlib import Path
+            from .evaluation import evaluate_checkpoint, format_report
+            output = args.output or str(Path(args.checkpoint).parent / f"evaluation-{Path(args.data).stem}")
+            result = evaluate_checkpoint(args.checkpoint, args.data, output, args.batch_size,
+                                         args.device, args.num_frames)
+            print(json.dumps(result, indent=2) if args.json else format_report(result))
     except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

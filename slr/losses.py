@@ -38,8 +38,9 @@ def _masked_log_softmax(scores: torch.Tensor, key_valid: torch.Tensor) -> torch.
 
 def attention_consistency(a_lh_from_rh: torch.Tensor, a_rh_from_lh: torch.Tensor,
                           padding_mask: Optional[torch.Tensor] = None,
-                          temperature: float = 1.0) -> torch.Tensor:
-    """KL(soft(A_lh<-rh) || soft(A_rh<-lh^T)), averaged over valid query rows. Scalar >= 0."""
+                          temperature: float = 1.0, reduction: str = "mean") -> torch.Tensor:
+    """KL(soft(A_lh<-rh) || soft(A_rh<-lh^T)): per sample the mean over its valid query rows,
+    then the mean over samples (``reduction="none"`` keeps the (B,) per-sample values)."""
     if temperature <= 0 or not math.isfinite(temperature):
         raise ValueError(f"cmcl temperature must be positive and finite, got {temperature}")
     if a_lh_from_rh.shape != a_rh_from_lh.shape or a_lh_from_rh.dim() != 3:
@@ -62,8 +63,9 @@ def attention_consistency(a_lh_from_rh: torch.Tensor, a_rh_from_lh: torch.Tensor
     p = torch.where(key_valid, log_p.exp(), zero)
     per_key = p * (log_p - log_q)
     per_row = per_key.sum(-1)                                      # (B, T)
-    rows = valid.float()
-    return (per_row * rows).sum() / rows.sum().clamp_min(1.0)
+    rows = valid.to(per_row.dtype)
+    per_sample = (per_row * rows).sum(-1) / rows.sum(-1).clamp_min(1.0)
+    return per_sample if reduction == "none" else per_sample.mean()
 
 
 def masked_mean(features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
@@ -73,8 +75,10 @@ def masked_mean(features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tenso
 
 
 def feature_alignment(pairs, padding_mask: Optional[torch.Tensor] = None,
-                      eps: float = 1e-6) -> torch.Tensor:
-    """-mean cosine similarity of the pooled feature pairs (in [-1, 1]; lower is better aligned)."""
+                      eps: float = 1e-6, reduction: str = "mean") -> torch.Tensor:
+    """-mean cosine similarity of the pooled feature pairs (in [-1, 1]; lower is better aligned).
+
+    ``reduction="none"`` keeps the (B,) per-sample values."""
     if not pairs:
         raise ValueError("feature alignment needs at least one feature pair")
     sims = []
@@ -84,7 +88,8 @@ def feature_alignment(pairs, padding_mask: Optional[torch.Tensor] = None,
         sims.append(F.cosine_similarity(masked_mean(at_least_float32(a), valid),
                                         masked_mean(at_least_float32(b), valid),
                                         dim=-1, eps=eps))
-    return -torch.stack(sims).mean()
+    per_sample = -torch.stack(sims).mean(0)
+    return per_sample if reduction == "none" else per_sample.mean()
 
 
 @dataclass
@@ -127,24 +132,35 @@ class CMCLLoss(torch.nn.Module):
         factor = self.schedule.factor(epoch) if self.schedule is not None else 1.0
         return self.lambda_consistency * factor, self.lambda_alignment * factor
 
+    def per_sample(self, logits, labels, extras=None, padding_mask=None,
+                   epoch: int = 0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """Per-sample (B,) total loss and its (B,) parts.
+
+        Per-sample values let data-parallel training sum over its shards and divide by the
+        global batch, which reproduces a single-process step exactly.
+        """
+        ce = F.cross_entropy(at_least_float32(logits), labels, reduction="none",
+                             label_smoothing=self.label_smoothing)
+        w_c, w_a = self.weights(epoch)
+        zeros = torch.zeros_like(ce)
+        parts = {"ce": ce, "consistency": zeros, "alignment": zeros}
+        total = ce
+        if extras is not None:
+            maps = extras.attention
+            if "lh_from_rh" in maps and "rh_from_lh" in maps:
+                parts["consistency"] = attention_consistency(
+                    maps["lh_from_rh"], maps["rh_from_lh"], padding_mask, self.temperature, "none")
+                total = total + w_c * parts["consistency"]
+            if extras.alignment:
+                parts["alignment"] = feature_alignment(extras.alignment, padding_mask, reduction="none")
+                total = total + w_a * parts["alignment"]
+        return total, parts
+
     def forward(self, logits, labels, extras=None, padding_mask=None,
                 epoch: int = 0) -> Tuple[torch.Tensor, Dict[str, float]]:
-        """Total loss, and its parts (floats) for logging."""
-        ce = F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
+        """Mean total loss over the batch, and its parts (floats) for logging."""
+        total, parts = self.per_sample(logits, labels, extras, padding_mask, epoch)
         w_c, w_a = self.weights(epoch)
-        total = ce
-        parts = {"ce": float(ce.detach()), "consistency": 0.0, "alignment": 0.0,
-                 "w_consistency": w_c, "w_alignment": w_a}
-        if extras is None:
-            return total, parts
-        maps = extras.attention
-        if "lh_from_rh" in maps and "rh_from_lh" in maps:
-            consistency = attention_consistency(maps["lh_from_rh"], maps["rh_from_lh"],
-                                                padding_mask, self.temperature)
-            total = total + w_c * consistency
-            parts["consistency"] = float(consistency.detach())
-        if extras.alignment:
-            alignment = feature_alignment(extras.alignment, padding_mask)
-            total = total + w_a * alignment
-            parts["alignment"] = float(alignment.detach())
-        return total, parts
+        logged = {name: float(value.detach().mean()) for name, value in parts.items()}
+        logged.update(w_consistency=w_c, w_alignment=w_a)
+        return total.mean(), logged

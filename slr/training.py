@@ -1,28 +1,37 @@
-"""Training and evaluation of SiFormer, as importable functions (the CLI only parses flags).
+"""Training of SiFormer as an importable function (the CLI only parses flags).
 
-The defaults follow the seeds: AdamW (lr 1e-4, weight decay 1e-8), MultiStepLR at epochs 60 and
-80 (x0.1), cross-entropy or CMCL, top-1 and top-5 on the validation and test sets each epoch.
+Defaults follow the seeds: AdamW (lr 1e-4, weight decay 1e-8), MultiStepLR at epochs 60 and 80
+(x0.1), cross-entropy or CMCL, top-1 and top-5 on the validation and test sets every epoch.
+A run lives in ``<runs_dir>/<experiment_name>/`` (see :mod:`slr_fused.runs`); ``resume`` continues
+it from ``checkpoints/last.pt`` with the same data order, augmentation and schedule, so a
+resumed run on the CPU ends with the same metrics as an uninterrupted one.
 """
 
 import dataclasses
-import os
 import random
 import time
-import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
-from .checkpoint import save_model
-from .data.csv_format import read_class_names
+from .checkpoint import (CheckpointError, load_training_checkpoint, restore_training_state,
+                         save_model, save_training_checkpoint)
+from .data.csv_format import read_class_names, read_pose_csv
 from .data.dataset import PoseDataset, collate_poses
+from .data.splits import stratified_split
 from .data.synthetic import default_demo_folder, write_demo_dataset
+from .distributed import (DistributedContext, GlobalBatchSampler, all_reduce_sum, init_distributed,
+                          shard_bounds, shutdown_distributed)
 from .losses import AdaptiveSchedule, CMCLLoss
 from .models.siformer import SiFormer, SiFormerConfig, count_parameters, describe_model
+from .runs import RunDirectory, environment
+
+VALIDATION_CHOICES = ("auto", "from-file", "split-from-train", "none")
+AMP_CHOICES = (None, "bf16", "fp16")
 
 
 @dataclass
@@ -33,11 +42,14 @@ class TrainConfig:
     training_set_path: Optional[str] = None      # None: the bundled synthetic demo data
     validation_set_path: Optional[str] = None
     testing_set_path: Optional[str] = None
+    validation_set: str = "auto"                 # auto: from-file when a path is given, else none
+    validation_set_size: float = 0.2
+    experimental_train_split: Optional[float] = None
     num_classes: Optional[int] = None            # None: inferred from the data
     epochs: int = 100
     lr: float = 1e-4
     weight_decay: float = 1e-8
-    batch_size: int = 24
+    batch_size: int = 24                         # global batch (split over torchrun processes)
     scheduler_milestones: Tuple[int, ...] = (60, 80)
     scheduler_gamma: float = 0.1
     use_cross_attention: bool = True
@@ -64,17 +76,18 @@ class TrainConfig:
     gaussian_std: float = 0.001
     seed: int = 379
     device: str = "auto"
+    amp: Optional[str] = None                    # bf16 or fp16 autocast on CUDA
     num_workers: int = 0
     runs_dir: str = "runs"
+    save_checkpoints: bool = True
+    log_freq: int = 1
+    resume: bool = False
     progress: Optional[bool] = None               # None: progress bars only on a terminal
 
 
-@dataclass
-class EpochResult:
-    epoch: int
-    losses: Dict[str, float]
-    metrics: Dict[str, Dict[str, float]] = field(default_factory=dict)
-    seconds: float = 0.0
+# Settings that may change when resuming; everything else must match the checkpoint.
+RESUMABLE_CHANGES = {"epochs", "resume", "device", "num_workers", "progress", "runs_dir", "log_freq",
+                     "save_checkpoints"}
 
 
 def seed_everything(seed: int) -> None:
@@ -83,12 +96,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, context: DistributedContext = DistributedContext()) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"--device {name}: CUDA is not available on this machine")
+        if context.enabled:
+            device = torch.device("cuda", context.local_rank)
+        torch.cuda.set_device(device)
     return device
 
 
@@ -103,6 +120,24 @@ def resolve_data_paths(config: TrainConfig) -> Dict[str, Optional[str]]:
             "test": config.testing_set_path}
 
 
+def validate_config(config: TrainConfig) -> None:
+    """Reject inconsistent settings before any work starts, one message each."""
+    if config.validation_set not in VALIDATION_CHOICES:
+        raise ValueError(f"--validation_set must be one of {VALIDATION_CHOICES}")
+    if config.validation_set == "from-file" and config.validation_set_path is None \
+            and config.training_set_path is not None:
+        raise ValueError("--validation_set from-file needs --validation_set_path")
+    if config.amp not in AMP_CHOICES:
+        raise ValueError(f"--amp must be bf16 or fp16, got {config.amp!r}")
+    if config.num_frames and config.num_frames > config.max_frames:
+        raise ValueError(f"--num_frames {config.num_frames} exceeds --max_frames {config.max_frames}")
+    for name in ("epochs", "batch_size", "log_freq"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"--{name} must be at least 1")
+    if config.experimental_train_split is not None and not 0 < config.experimental_train_split <= 1:
+        raise ValueError("--experimental_train_split must be in (0, 1]")
+
+
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> Dict[int, int]:
     """Number of samples whose label is among the k highest logits, per k (k capped at classes)."""
     ranked = logits.topk(min(max(ks), logits.shape[-1]), dim=-1).indices
@@ -114,18 +149,31 @@ def batch_to(batch: Dict[str, torch.Tensor], device: torch.device) -> Dict[str, 
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+def autocast_context(config: TrainConfig, device: torch.device):
+    if config.amp is None:
+        return nullcontext()
+    dtype = torch.bfloat16 if config.amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
 @torch.no_grad()
-def evaluate(model: SiFormer, loader: DataLoader, device: torch.device) -> Dict[str, float]:
-    """Top-1 and top-5 accuracy over a loader."""
+def evaluate_counts(model: SiFormer, loader: DataLoader, device: torch.device, amp=nullcontext):
+    """(top-1 hits, top-5 hits, samples) over a loader."""
     model.eval()
-    correct, total = {1: 0, 5: 0}, 0
+    hits1 = hits5 = total = 0
     for batch in loader:
         batch = batch_to(batch, device)
-        logits = model(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"])
-        for k, n in topk_correct(logits, batch["label"]).items():
-            correct[k] += n
-        total += len(batch["label"])
-    return {"top1": correct[1] / total, "top5": correct[5] / total}
+        with amp():
+            logits = model(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"])
+        correct = topk_correct(logits.float(), batch["label"])
+        hits1, hits5, total = hits1 + correct[1], hits5 + correct[5], total + len(batch["label"])
+    return hits1, hits5, total
+
+
+def evaluate(model: SiFormer, loader: DataLoader, device: torch.device) -> Dict[str, float]:
+    """Top-1 and top-5 accuracy over a loader."""
+    hits1, hits5, total = evaluate_counts(model, loader, device)
+    return {"top1": hits1 / total, "top5": hits5 / total}
 
 
 def build_model_config(config: TrainConfig, num_classes: int) -> SiFormerConfig:
@@ -138,26 +186,78 @@ def build_model_config(config: TrainConfig, num_classes: int) -> SiFormerConfig:
         kernel=config.kernel)
 
 
+def config_dict(config: TrainConfig) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
+
+
 def _progress(iterable, enabled: Optional[bool], **kwargs):
     from tqdm.auto import tqdm
     return tqdm(iterable, disable=None if enabled is None else not enabled, leave=False, **kwargs)
 
 
-def train(config: TrainConfig, log: Callable[[str], None] = print) -> Dict[str, object]:
-    """Train a model as configured; returns the final metrics and the path of the saved model."""
-    seed_everything(config.seed)
-    device = pick_device(config.device)
-    paths = resolve_data_paths(config)
+def load_datasets(config: TrainConfig, paths: Dict[str, Optional[str]]):
+    """(train set, {split: eval set}) with the validation policy and experimental subset applied."""
     max_frames = None if config.num_frames else config.max_frames
-    if config.num_frames and config.num_frames > config.max_frames:
-        raise ValueError(f"--num_frames {config.num_frames} exceeds --max_frames {config.max_frames}")
-    train_set = PoseDataset(paths["train"], augment=config.augmentations,
+    common = dict(num_frames=config.num_frames, max_frames=max_frames)
+    train_sequences = read_pose_csv(paths["train"])
+    eval_sources = {}
+    policy = config.validation_set
+    if policy == "auto":
+        policy = "from-file" if paths["val"] else "none"
+    if policy == "from-file" and paths["val"]:
+        eval_sources["val"] = read_pose_csv(paths["val"])
+    elif policy == "split-from-train":
+        kept, taken = stratified_split(train_sequences.labels, config.validation_set_size, config.seed)
+        eval_sources["val"] = train_sequences.subset(taken)
+        train_sequences = train_sequences.subset(kept)
+    if config.experimental_train_split is not None and config.experimental_train_split < 1:
+        kept, _ = stratified_split(train_sequences.labels, 1 - config.experimental_train_split,
+                                   config.seed + 1)
+        train_sequences = train_sequences.subset(kept)
+    if paths["test"]:
+        eval_sources["test"] = read_pose_csv(paths["test"])
+    train_set = PoseDataset(train_sequences, augment=config.augmentations,
                             augmentations_prob=config.augmentations_prob,
-                            gaussian_std=config.gaussian_std, num_frames=config.num_frames,
-                            max_frames=max_frames)
-    eval_sets = {split: PoseDataset(paths[split], num_frames=config.num_frames, max_frames=max_frames)
-                 for split in ("val", "test") if paths[split]}
+                            gaussian_std=config.gaussian_std, seed=config.seed, **common)
+    eval_sets = {split: PoseDataset(seqs, **common) for split, seqs in eval_sources.items()}
+    return train_set, eval_sets
 
+
+def _check_resume(saved: dict, config: TrainConfig) -> None:
+    current = config_dict(config)
+    differences = [f"--{k} {saved.get(k)!r} in the checkpoint, {current[k]!r} now"
+                   for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]]
+    if differences:
+        raise CheckpointError("cannot resume: the run was started with other settings: "
+                              + "; ".join(differences[:4]) + ("; ..." if len(differences) > 4 else ""))
+
+
+def train(config: TrainConfig, log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Train as configured; returns the per-epoch records, final metrics and saved paths."""
+    validate_config(config)
+    context = init_distributed("cuda" if config.device.startswith("cuda") or
+                               (config.device == "auto" and torch.cuda.is_available()) else "cpu")
+    try:
+        return _train(config, context, log if context.is_main else (lambda _: None))
+    finally:
+        shutdown_distributed(context)
+
+
+def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, object]:
+    device = pick_device(config.device, context)
+    if config.amp and device.type != "cuda":
+        raise ValueError("--amp needs a CUDA device (mixed precision is for GPUs)")
+    seed_everything(config.seed)
+    run = RunDirectory(config.runs_dir, config.experiment_name)
+    training_state = None
+    if config.resume:
+        if not run.last.is_file():
+            raise CheckpointError(f"--resume: no checkpoint at {run.last} (nothing to resume)")
+        training_state = load_training_checkpoint(run.last)
+        _check_resume(training_state["train_config"], config)
+
+    paths = resolve_data_paths(config)
+    train_set, eval_sets = load_datasets(config, paths)
     found = max([train_set.num_classes] + [s.num_classes for s in eval_sets.values()])
     num_classes = config.num_classes or found
     if num_classes < found:
@@ -165,16 +265,23 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Dict[str, 
                          f"({found}: labels go up to {found - 1})")
     class_names = read_class_names(paths["train"], num_classes)
 
-    generator = torch.Generator().manual_seed(config.seed)
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
-                              collate_fn=collate_poses, num_workers=config.num_workers,
-                              generator=generator, drop_last=False)
-    eval_loaders = {split: DataLoader(s, batch_size=max(config.batch_size, 64), shuffle=False,
-                                      collate_fn=collate_poses, num_workers=config.num_workers)
-                    for split, s in eval_sets.items()}
+    sampler = GlobalBatchSampler(len(train_set), config.batch_size, config.seed, True,
+                                 context.rank, context.world_size)
+    train_loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate_poses,
+                              num_workers=config.num_workers)
+    eval_loaders = {}
+    for split, dataset in eval_sets.items():
+        start, stop = shard_bounds(len(dataset), context.rank, context.world_size)
+        eval_loaders[split] = DataLoader(Subset(dataset, range(start, stop)),
+                                         batch_size=max(config.batch_size, 64), shuffle=False,
+                                         collate_fn=collate_poses, num_workers=config.num_workers)
 
     model_config = build_model_config(config, num_classes)
     model = SiFormer(model_config).to(device)
+    step_model = model
+    if context.enabled:
+        step_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     use_cmcl = config.use_cmcl and config.use_cross_attention
     if config.use_cmcl and not config.use_cross_attention:
         log("Warning: CMCL needs the cross-modal attention block; training with cross-entropy only")
@@ -185,6 +292,13 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Dict[str, 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(config.scheduler_milestones), gamma=config.scheduler_gamma)
+    scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" else None
+
+    start_epoch, best, records = 0, {"epoch": None, "val_top1": None}, []
+    if training_state is not None:
+        restore_training_state(training_state, model, optimizer, scheduler, scaler)
+        start_epoch, best = training_state["epoch"], training_state["best"]
+        records = [r for r in run.read_metrics() if r["epoch"] <= start_epoch]
 
     log(describe_model(model_config))
     if use_cmcl:
@@ -192,66 +306,125 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Dict[str, 
             f"lambda_alignment={config.lambda_alignment}, temperature={config.cmcl_temperature}, "
             f"adaptive={'on' if schedule else 'off'}")
     log(f"Data: train {paths['train']} ({len(train_set)} samples), "
-        + ", ".join(f"{k} {paths[k]} ({len(s)})" for k, s in eval_sets.items())
-        + f"; {num_classes} classes")
+        + ", ".join(f"{k} ({len(s)})" for k, s in eval_sets.items()) + f"; {num_classes} classes")
     log(f"Parameters: {count_parameters(model):,} (cross-modal block "
-        f"{count_parameters(model.cross_modal):,}); device {device}")
+        f"{count_parameters(model.cross_modal):,}); device {device}"
+        + (f" x {context.world_size} processes" if context.enabled else "")
+        + (f"; amp {config.amp}" if config.amp else ""))
+    if training_state is not None:
+        log(f"Resuming {run.path} after epoch {start_epoch}")
+    if context.is_main:
+        run.write_config({"train": config_dict(config), "model": model_config.to_dict(),
+                          "data": paths, "num_classes": num_classes, "class_names": class_names,
+                          "environment": environment(device), "world_size": context.world_size})
+        if training_state is not None:
+            run.write_metrics(records)
 
-    history: List[EpochResult] = []
-    for epoch in range(config.epochs):
+    amp = lambda: autocast_context(config, device)  # noqa: E731
+    for epoch in range(start_epoch, config.epochs):
         model.train()
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        global_sizes = [len(b) for b in sampler.global_batches()]
+        lr = optimizer.param_groups[0]["lr"]
         start = time.perf_counter()
-        sums = {"loss": 0.0, "ce": 0.0, "consistency": 0.0, "alignment": 0.0}
-        correct, seen = 0, 0
-        parts = {}
-        for batch in _progress(train_loader, config.progress, desc=f"epoch {epoch + 1}/{config.epochs}"):
+        sums = np.zeros(6)  # loss, ce, consistency, alignment, correct, seen
+        w_c, w_a = criterion.weights(epoch) if use_cmcl else (0.0, 0.0)
+        for step, batch in enumerate(_progress(train_loader, config.progress,
+                                               desc=f"epoch {epoch + 1}/{config.epochs}")):
             batch = batch_to(batch, device)
-            logits, extras = model(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"],
-                                   return_extras=True)
-            loss, parts = criterion(logits, batch["label"], extras if use_cmcl else None,
-                                    batch["padding_mask"], epoch)
+            with amp():
+                logits, extras = step_model(batch["lh"], batch["rh"], batch["body"],
+                                            batch["padding_mask"], return_extras=use_cmcl)
+            total, parts = criterion.per_sample(logits.float(), batch["label"],
+                                                extras if use_cmcl else None, batch["padding_mask"], epoch)
+            # Sum over this shard / global batch, times the world size DDP divides by: the
+            # gradient of the global batch mean, however the batch is split.
+            loss = total.sum() * (context.world_size / global_sizes[step])
             if not torch.isfinite(loss.detach()):
                 raise FloatingPointError(f"epoch {epoch + 1}: the loss became {loss.item()}; "
                                          f"lower --lr or check the data")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            n = len(batch["label"])
-            sums["loss"] += float(loss.detach()) * n
-            for key in ("ce", "consistency", "alignment"):
-                sums[key] += parts[key] * n
-            correct += int((logits.argmax(-1) == batch["label"]).sum())
-            seen += n
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            sums += [float(total.detach().sum()), float(parts["ce"].detach().sum()),
+                     float(parts["consistency"].detach().sum()), float(parts["alignment"].detach().sum()),
+                     int((logits.argmax(-1) == batch["label"]).sum()), len(batch["label"])]
+        train_seconds = time.perf_counter() - start
         scheduler.step()
-        losses = {k: v / seen for k, v in sums.items()}
-        result = EpochResult(epoch + 1, losses, {"train": {"top1": correct / seen}})
+        sums = all_reduce_sum(list(sums), context, device)
+        seen = sums[5]
+        record = {"epoch": epoch + 1, "lr": lr, "w_consistency": w_c, "w_alignment": w_a,
+                  "train": {"loss": sums[0] / seen, "ce": sums[1] / seen, "consistency": sums[2] / seen,
+                            "alignment": sums[3] / seen, "top1": sums[4] / seen},
+                  "samples_per_second": seen / train_seconds}
         for split, loader in eval_loaders.items():
-            result.metrics[split] = evaluate(model, loader, device)
-        result.seconds = time.perf_counter() - start
-        history.append(result)
-        line = (f"[{epoch + 1}] loss {losses['loss']:.4f} (ce {losses['ce']:.4f}"
-                + (f", cons {losses['consistency']:.4f}, align {losses['alignment']:.4f}, "
-                   f"w {parts.get('w_consistency', 0):.3g}/{parts.get('w_alignment', 0):.3g}"
-                   if use_cmcl else "")
-                + f") train top-1 {correct / seen:.4f}")
-        for split in ("val", "test"):
-            if split in result.metrics:
-                m = result.metrics[split]
-                line += f" | {split} top-1 {m['top1']:.4f} top-5 {m['top5']:.4f}"
-        log(line + f" | {result.seconds:.1f}s")
+            hits1, hits5, total_count = all_reduce_sum(list(evaluate_counts(model, loader, device, amp)),
+                                                       context, device)
+            record[split] = {"top1": hits1 / total_count, "top5": hits5 / total_count}
+        record["epoch_seconds"] = time.perf_counter() - start
+        records.append(record)
+        improved = "val" in record and (best["val_top1"] is None or record["val"]["top1"] > best["val_top1"])
+        if improved:
+            best = {"epoch": epoch + 1, "val_top1": record["val"]["top1"]}
+        if context.is_main:
+            _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoch + 1,
+                         class_names, best, improved)
+        if (epoch + 1) % config.log_freq == 0 or epoch + 1 == config.epochs:
+            log(_epoch_line(record, use_cmcl))
 
-    run_dir = Path(config.runs_dir) / config.experiment_name
-    model_path = save_model(run_dir / "model.pt", model, class_names,
-                            metadata={"train_config": _jsonable(config),
-                                      "final_metrics": history[-1].metrics if history else {}})
-    log(f"Saved model to {model_path}")
-    final = history[-1].metrics if history else {}
-    if "test" in final:
-        log(f"Test top-1: {final['test']['top1']:.4f}, top-5: {final['test']['top5']:.4f}")
-    elif "val" in final:
-        log(f"Validation top-1: {final['val']['top1']:.4f}, top-5: {final['val']['top5']:.4f}")
-    return {"history": history, "model_path": str(model_path), "final": final}
+    final = {split: records[-1][split] for split in ("val", "test") if records and split in records[-1]}
+    model_path = run.path / "model.pt"
+    if context.is_main:
+        save_model(model_path, model, class_names,
+                   metadata={"train_config": config_dict(config), "final_metrics": final})
+        log(f"Saved model to {model_path}"
+            + (f" (best validation top-1 {best['val_top1']:.4f} at epoch {best['epoch']}: {run.best})"
+               if best["epoch"] and config.save_checkpoints else ""))
+        log(f"Metrics: {run.metrics_file}; plots: {run.plots}")
+        if "test" in final:
+            log(f"Test top-1: {final['test']['top1']:.4f}, top-5: {final['test']['top5']:.4f}")
+        elif "val" in final:
+            log(f"Validation top-1: {final['val']['top1']:.4f}, top-5: {final['val']['top5']:.4f}")
+    return {"history": records, "model_path": str(model_path), "final": final, "best": best,
+            "run_dir": str(run.path)}
 
 
-def _jsonable(config: TrainConfig) -> dict:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
+def _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoch, class_names,
+                 best, improved) -> None:
+    """Checkpoints, then metrics.jsonl and plots, after an epoch (main process only).
+
+    Checkpoints first: metrics.jsonl then never lists an epoch that no checkpoint holds.
+    """
+    if config.save_checkpoints:
+        path = save_training_checkpoint(run.last, model, optimizer, scheduler, epoch, class_names,
+                                        config_dict(config), best, scaler)
+        if improved:
+            import shutil
+            tmp = run.best.with_suffix(".tmp")
+            shutil.copyfile(path, tmp)
+            tmp.replace(run.best)
+    run.write_metrics(records)
+    try:
+        from .plots import plot_history
+        plot_history(records, run.plots)
+    except ImportError:
+        if epoch == 1:
+            print("Warning: matplotlib is not installed; skipping plots")
+
+
+def _epoch_line(record: Dict, use_cmcl: bool) -> str:
+    t = record["train"]
+    line = (f"[{record['epoch']}] loss {t['loss']:.4f} (ce {t['ce']:.4f}"
+            + (f", cons {t['consistency']:.4f}, align {t['alignment']:.4f}, "
+               f"w {record['w_consistency']:.3g}/{record['w_alignment']:.3g}" if use_cmcl else "")
+            + f") train top-1 {t['top1']:.4f}")
+    for split in ("val", "test"):
+        if split in record:
+            line += f" | {split} top-1 {record[split]['top1']:.4f} top-5 {record[split]['top5']:.4f}"
+    return line + f" | {record['epoch_seconds']:.1f}s, {record['samples_per_second']:.0f} samples/s"

@@ -53,6 +53,14 @@ class PoseSequences:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def subset(self, indices) -> "PoseSequences":
+        """A new PoseSequences holding only the given samples, in the given order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        pieces = [self.sample(i) for i in indices]
+        offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])]).astype(np.int64)
+        frames = np.concatenate(pieces) if pieces else self.frames[:0]
+        return PoseSequences(frames, offsets, self.labels[indices], self.source)
+
 
 def _column_plan(header: Sequence[str], path: str) -> List[int]:
     """Indices of the X and Y columns of all 54 joints, in canonical joint order."""

@@ -40,11 +40,13 @@ class PoseDataset(Dataset):
         gaussian_std: std of the noise added to normalised coordinates (0 = off).
         num_frames: resample every sample to this length (None keeps lengths).
         max_frames: resample samples longer than this down to it.
+        seed: seed of per-sample augmentation streams (None: torch's global generator).
     """
 
     def __init__(self, source, augment: bool = False, augmentations_prob: float = 0.5,
                  augmentations: Sequence[str] = AUGMENTATIONS, gaussian_std: float = 0.0,
-                 num_frames: Optional[int] = None, max_frames: Optional[int] = None):
+                 num_frames: Optional[int] = None, max_frames: Optional[int] = None,
+                 seed: Optional[int] = None):
         self.sequences = source if isinstance(source, PoseSequences) else read_pose_csv(source)
         self.augment = augment
         self.augmentations_prob = augmentations_prob
@@ -52,6 +54,20 @@ class PoseDataset(Dataset):
         self.gaussian_std = gaussian_std
         self.num_frames = num_frames
         self.max_frames = max_frames
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """With a seed, augmentation of sample i in epoch e depends on (seed, e, i) only."""
+        self.epoch = epoch
+
+    def _generator(self, index: int) -> Optional[torch.Generator]:
+        # Per-sample streams make augmentation independent of worker processes and of how
+        # data-parallel ranks split a batch, so runs are reproducible and DDP matches one process.
+        if self.seed is None:
+            return None
+        key = ((self.seed * 1_000_003 + self.epoch) * 1_000_033 + index) % (2**63 - 1)
+        return torch.Generator().manual_seed(key)
 
     @property
     def labels(self) -> np.ndarray:
@@ -75,12 +91,13 @@ class PoseDataset(Dataset):
 
     def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
         frames = self.frames(index)
+        generator = self._generator(index) if self.augment else None
         if self.augment:
-            frames = augment(frames, self.augmentations_prob, enabled=self.augmentations)
+            frames = augment(frames, self.augmentations_prob, generator, enabled=self.augmentations)
         sample = normalize_sample(frames)
         if self.augment and self.gaussian_std > 0:
             for key in ("body", "lh", "rh"):
-                sample[key] = gaussian_noise(sample[key], self.gaussian_std)
+                sample[key] = gaussian_noise(sample[key], self.gaussian_std, generator)
         out = {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in sample.items()}
         out["label"] = torch.tensor(int(self.sequences.labels[index]))
         return out

@@ -1,0 +1,94 @@
+"""The folder of one run: config.json, metrics.jsonl, checkpoints/ and plots/.
+
+Only the main process writes. Every file is replaced atomically, so a run killed at any moment
+leaves readable files behind; metrics.jsonl is rewritten on resume to drop epochs that the
+checkpoint being resumed did not see.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def git_commit() -> str:
+    """The commit of the slr-fused checkout in use, or "unknown" outside a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = result.stdout.strip()
+    return (commit + ("-dirty" if dirty else "")) if result.returncode == 0 and commit else "unknown"
+
+
+def environment(device: torch.device) -> Dict:
+    from . import __version__
+    info = {"slr_fused": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "git_commit": git_commit(), "device": str(device),
+            "cpu_threads": torch.get_num_threads(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+class RunDirectory:
+    def __init__(self, root, name: str):
+        self.path = Path(root) / name
+        self.checkpoints = self.path / "checkpoints"
+        self.plots = self.path / "plots"
+
+    @property
+    def last(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / "best.pt"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    def write_config(self, config: Dict) -> None:
+        write_text_atomic(self.path / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+    def read_metrics(self) -> List[Dict]:
+        if not self.metrics_file.is_file():
+            return []
+        records = []
+        for line in self.metrics_file.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut by a crash: everything after it is untrustworthy
+        return records
+
+    def write_metrics(self, records: List[Dict]) -> None:
+        write_text_atomic(self.metrics_file, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))

@@ -334,10 +334,11 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
                                                desc=f"epoch {epoch + 1}/{config.epochs}")):
             batch = batch_to(batch, device)
             with amp():
-                logits, extras = step_model(batch["lh"], batch["rh"], batch["body"],
-                                            batch["padding_mask"], return_extras=use_cmcl)
-            total, parts = criterion.per_sample(logits.float(), batch["label"],
-                                                extras if use_cmcl else None, batch["padding_mask"], epoch)
+                output = step_model(batch["lh"], batch["rh"], batch["body"],
+                                    batch["padding_mask"], return_extras=use_cmcl)
+            logits, extras = output if use_cmcl else (output, None)
+            total, parts = criterion.per_sample(logits.float(), batch["label"], extras,
+                                                batch["padding_mask"], epoch)
             # Sum over this shard / global batch, times the world size DDP divides by: the
             # gradient of the global batch mean, however the batch is split.
             loss = total.sum() * (context.world_size / global_sizes[step])

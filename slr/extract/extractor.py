@@ -277,10 +277,10 @@ def load_result(work_dir: Path, key: str, item: VideoItem) -> Optional[VideoResu
         with np.load(work_dir / f"{key}.npz", allow_pickle=False) as data:
             stats = json.loads(str(data["stats"]))
             frames = data["frames"]
-    except Exception:  # absent, or a file from an interrupted write of an older version
+        stats.update(path=item.path, label=item.label, cached=True)
+        result = VideoResult(**stats)
+    except Exception:  # absent or unreadable: the video is simply extracted again
         return None
-    stats.update(path=item.path, label=item.label, cached=True)
-    result = VideoResult(**stats)
     result.frames = frames if len(frames) else None
     return result
 
@@ -305,8 +305,9 @@ def extract_videos(items: Sequence[VideoItem], options: ExtractOptions = Extract
                    work_dir=None, workers: int = 1, progress: Optional[bool] = None) -> List[VideoResult]:
     """Extract a batch, results in the order of ``items``; finished ones in ``work_dir`` are reused.
 
-    ``workers`` > 1 runs videos in a pool of processes (MediaPipe's graph is not shared between
-    threads safely, and one process per core is what scales on CPUs).
+    ``workers`` > 1 runs videos in a pool of processes, one Holistic graph each. Each worker
+    takes seconds to start MediaPipe and Holistic already uses several threads, so this pays off
+    with many cores and many videos, not on a 2-core machine.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -446,6 +447,8 @@ def extract_dataset(inputs: Sequence, output, options: ExtractOptions = ExtractO
         raise ExtractionError("no videos to extract: the inputs name no video files")
     classes_path = classes_file_for(output)
     fixed = classes is not None
+    if fixed and not Path(classes).is_file():
+        raise ExtractionError(f"{classes}: no such class file")
     names = read_names(Path(classes)) if fixed else (read_names(classes_path) if classes_path.is_file() else [])
     if fixed:
         unknown = sorted({item.label for item in items} - set(names))

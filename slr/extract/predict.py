@@ -32,9 +32,9 @@ class Model:
     """Something callable as ``runner(lh, rh, body, padding_mask) -> logits``, and its facts."""
 
     runner: Callable
-    class_names: List[str]
+    class_names: List[str]             # may be empty (an export without names): labels shown
     num_classes: int
-    max_frames: int
+    max_frames: Optional[int]          # longest sequence the model takes (None: no limit)
     num_frames: Optional[int]          # the fixed length the model was trained with, if any
     source: str
 
@@ -127,19 +127,35 @@ def load_predictor(path, device: str = "cpu") -> Model:
 
 
 def _load_exported(path: Path, device: str) -> Model:
+    """An ONNX file (ONNX Runtime) or TensorRT engine, through slr_fused.export's runners.
+
+    The runners take the model's call interface; what a checkpoint's config says (classes,
+    lengths) comes from the export's metadata and its input shapes instead.
+    """
+    onnx = path.suffix.lower() == ".onnx"
     try:
-        from .. import export  # noqa: F401
-        loader = getattr(export, "load_runner", None)
-    except ImportError:
-        loader = None
-    if loader is None:
-        raise PredictionError(f"{path}: ONNX/TensorRT models need slr_fused.export, which has no "
-                              f"runner loader in this installation; predict with the .pt checkpoint")
-    runner = loader(path, device=device)
-    names = list(getattr(runner, "class_names", None) or [])
-    num_classes = int(getattr(runner, "num_classes", len(names)))
-    return Model(runner, names or [str(i) for i in range(num_classes)], num_classes,
-                 int(getattr(runner, "max_frames", 256)), getattr(runner, "num_frames", None), str(path))
+        if onnx:
+            from ..export.runtime import OnnxRuntimeRunner as runner_class
+        else:
+            from ..export.tensorrt import TensorRTRunner as runner_class
+    except ImportError as error:
+        raise PredictionError(f"{path}: ONNX/TensorRT models need slr_fused.export, which cannot be "
+                              f"imported here ({error}); predict with the .pt checkpoint") from None
+    if onnx:
+        providers = (["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda")
+                     else ["CPUExecutionProvider"])
+        runner = runner_class(path, providers=providers)
+        metadata = getattr(runner, "metadata", {})
+    else:
+        index = int(device.split(":")[1]) if device.startswith("cuda:") else 0
+        runner = runner_class(path, device=index)
+        metadata = getattr(runner, "record", {})
+    low, high = runner.length_range
+    # A static export takes exactly one length: every sample is resampled to it, as training
+    # with --num_frames does. Otherwise the training num_frames, when the export recorded it.
+    num_frames = low if low == high else metadata.get("num_frames")
+    names = list(runner.class_names or [])
+    return Model(runner, names, len(names), high, int(num_frames) if num_frames else None, str(path))
 
 
 def expand_inputs(inputs: Sequence) -> List[Path]:

@@ -118,11 +118,49 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     _bool_flag(out, "progress", None, "progress bars (default: only on a terminal)")
 
 
+def add_compatibility_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of upstream SPOTER/Siformer command lines, so their usage lines run unchanged."""
+    compat = parser.add_argument_group("compatibility with SPOTER/Siformer command lines")
+    compat.add_argument("--hidden_dim", type=int, default=108,
+                        help="SPOTER's model width; SiFormer's is fixed at 108 (42+42+24)")
+    compat.add_argument("--gaussian_mean", type=float, default=0.0,
+                        help="SPOTER's noise mean; only 0 is supported (default: %(default)s)")
+    compat.add_argument("--scheduler_factor", type=float, default=None,
+                        help="SPOTER's lr factor: used as the MultiStepLR factor when given")
+    compat.add_argument("--scheduler_patience", type=int, default=None,
+                        help="SPOTER's ReduceLROnPlateau patience: ignored (MultiStepLR is used)")
+    _bool_flag(compat, "plot_stats", True, "SPOTER's plot switch; plots are always written to the run folder")
+    _bool_flag(compat, "plot_lr", True, "SPOTER's lr-plot switch; see --plot_stats")
+    compat.add_argument("--attn_type", default="softmax",
+                        help="Siformer's attention type; only standard softmax attention is implemented")
+    for name in ("FITR", "PBEE_encoder", "PBEE_decoder"):
+        _bool_flag(compat, name, False, "Siformer's early exit; not supported")
+    compat.add_argument("--patience", type=int, default=None, help="Siformer's early-exit patience: ignored")
+
+
+def compatibility_notes(args: argparse.Namespace) -> list:
+    """Check upstream-only flags; returns warnings, raises ValueError for unsupported requests."""
+    notes = []
+    if getattr(args, "hidden_dim", 108) != 108:
+        raise ValueError(f"--hidden_dim {args.hidden_dim}: SiFormer's width is 42 + 42 + 24 = 108")
+    if getattr(args, "gaussian_mean", 0.0) != 0.0:
+        raise ValueError("--gaussian_mean: only zero-mean noise is supported")
+    if any(getattr(args, name, False) for name in ("FITR", "PBEE_encoder", "PBEE_decoder")):
+        raise ValueError("Siformer's early exit (--FITR/--PBEE_*) is not part of slr-fused")
+    if getattr(args, "attn_type", "softmax") not in ("softmax", "full"):
+        notes.append(f"Warning: --attn_type {args.attn_type}: slr-fused uses standard softmax attention")
+    if getattr(args, "scheduler_patience", None) is not None or getattr(args, "patience", None) is not None:
+        notes.append("Warning: --scheduler_patience/--patience are ignored (MultiStepLR, no early exit)")
+    return notes
+
+
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
     values["scheduler_milestones"] = tuple(values["scheduler_milestones"])
     values.setdefault("amp", None)
+    if getattr(args, "scheduler_factor", None) is not None:
+        values["scheduler_gamma"] = args.scheduler_factor
     return TrainConfig(**values)
 
 
@@ -138,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="classes assumed for --model counts (default: %(default)s, as WLASL100)")
     train = sub.add_parser("train", help="train SiFormer (bundled demo data when no CSV is given)")
     add_train_arguments(train)
+    add_compatibility_arguments(train)
     evaluate = sub.add_parser("evaluate", help="top-1/top-5, per-class accuracy and confusion matrix "
                                                "of a saved model on a CSV")
     evaluate.add_argument("checkpoint", help="model file (runs/<name>/model.pt or checkpoints/best.pt)")
@@ -172,6 +211,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(model_report(args.num_classes))
         elif args.command == "train":
             from .training import train
+            for note in compatibility_notes(args):
+                print(note, file=sys.stderr)
             train(train_config_from_args(args))
         elif args.command == "evaluate":
             import json

@@ -71,3 +71,27 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error:") and "missing column" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_upstream_usage_lines_parse(tmp_path, capsys):
+    """SPOTER's and Siformer's README/usage flags are accepted as they are."""
+    spoter = ["train", "--experiment_name", "lsa", "--training_set_path", "x.csv", "--validation_set",
+              "from-file", "--validation_set_path", "v.csv", "--epochs", "130", "--lr", "0.0001",
+              "--hidden_dim", "108", "--num_classes", "100", "--gaussian_mean", "0", "--gaussian_std",
+              "0.001", "--plot_stats", "True", "--plot_lr", "True", "--save_checkpoints", "True",
+              "--scheduler_factor", "0.1", "--scheduler_patience", "5", "--log_freq", "1"]
+    siformer = ["train", "--experiment_name", "wlasl", "--epochs", "100", "--lr", "0.0001",
+                "--attn_type", "prob", "--num_enc_layers", "3", "--num_dec_layers", "2", "--FITR", "False",
+                "--PBEE_encoder", "False", "--PBEE_decoder", "False", "--patience", "1",
+                "--training_set_path", "t.csv", "--validation_set_path", "v.csv", "--testing_set_path", "e.csv"]
+    from slr_fused.cli import compatibility_notes
+    parser = build_parser()
+    a = parser.parse_args(spoter)
+    assert train_config_from_args(a).scheduler_gamma == 0.1 and train_config_from_args(a).epochs == 130
+    assert any("ignored" in n for n in compatibility_notes(a))
+    b = parser.parse_args(siformer)
+    assert any("softmax" in n for n in compatibility_notes(b))
+    with pytest.raises(ValueError, match="early exit"):
+        compatibility_notes(parser.parse_args(["train", "--FITR", "True"]))
+    with pytest.raises(ValueError, match="108"):
+        compatibility_notes(parser.parse_args(["train", "--hidden_dim", "64"]))

@@ -83,7 +83,7 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
                     "(every row) or folders of videos, with a trained model.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, pose CSV, or folder of videos")
     parser.add_argument("-m", "--model", required=True,
-                        help="trained model (.pt); .onnx/.engine need slr_fused.export")
+                        help="trained model (.pt), or its ONNX file / TensorRT engine from slr export")
     parser.add_argument("-k", "--top_k", type=_positive_int, default=5,
                         help="classes shown per input (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -111,7 +111,7 @@ def run_predict(args: argparse.Namespace) -> int:
     """0 when every input got a prediction, 1 when some could not (each is reported)."""
     from .predict import predict
     report = predict(args.inputs, args.model, top_k=args.top_k, options=_options(args),
-                     device=args.device)
+                     device=args.device, progress=args.progress)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

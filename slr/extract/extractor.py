@@ -17,7 +17,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -86,9 +86,8 @@ class VideoResult:
         return self.status in (OK, NO_HANDS)
 
     def stats(self) -> dict:
-        values = asdict(self)
-        values.pop("frames")
-        return values
+        """Everything but the frames, as JSON-able values (saved beside them in the work folder)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "frames"}
 
 
 def import_mediapipe():

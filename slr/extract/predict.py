@@ -49,7 +49,7 @@ class Prediction:
     error: Optional[str] = None
     note: Optional[str] = None          # e.g. no hand found: predicted, but worth knowing
     true_label: Optional[int] = None    # CSV rows carry one
-    extraction_s: float = 0.0
+    extraction_s: float = 0.0           # MediaPipe on a video; reading the file for a CSV
     model_s: float = 0.0
 
     def to_dict(self, class_names: Sequence[str]) -> dict:
@@ -88,8 +88,9 @@ class PredictionReport:
                 continue
             for rank, (label, name, prob) in enumerate(p.top, start=1):
                 rows.append((p.input if rank == 1 else "", str(rank), name, f"{prob:.4f}"))
-        widths = [max(len(r[c]) for r in rows if not r[2].startswith("error:")) if c == 2 else
-                  max(len(r[c]) for r in rows) for c in range(4)]
+        # An error row carries its message in the class column; it must not widen the table.
+        widths = [max(len(r[c]) for r in rows if c != 2 or not r[2].startswith("error:"))
+                  for c in range(4)]
         lines = ["  ".join(cell.ljust(widths[c]) if c < 3 else cell for c, cell in enumerate(row)).rstrip()
                  for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths[:3]) + "  " + "-" * 11)
@@ -200,12 +201,13 @@ def predict_frames(model: Model, frames: np.ndarray, top_k: int = 5) -> Tuple[Li
 
 
 def predict(inputs: Sequence, model_path, top_k: int = 5, options: Optional[ExtractOptions] = None,
-            device: str = "cpu", log: Callable[[str], None] = lambda _: None) -> PredictionReport:
+            device: str = "cpu", progress: Optional[bool] = False) -> PredictionReport:
     """Top-k signs for videos, pose CSVs (every row) and folders of videos.
 
     ``options`` controls extraction from videos; when it sets no maximum length the model's is
     used, so no frames are extracted that the model would drop. A bad input gets an error in its
     Prediction and the others go on; PredictionError/CheckpointError when nothing can run.
+    ``progress``: a progress bar over the inputs (None: only on a terminal).
     """
     if top_k < 1:
         raise PredictionError(f"top-k must be at least 1, got {top_k}")
@@ -218,23 +220,31 @@ def predict(inputs: Sequence, model_path, top_k: int = 5, options: Optional[Extr
         options = dataclasses.replace(options, max_frames=model.num_frames or model.max_frames)
     if any(p.suffix.lower() != ".csv" for p in paths):
         ensure_pose_model(options.model_complexity)  # one clear error up front, not per video
-    for path in paths:
+    from tqdm.auto import tqdm
+    for path in tqdm(paths, desc="predicting", unit="input", leave=False,
+                     disable=None if progress is None else not progress):
         if path.suffix.lower() == ".csv":
             report.predictions.extend(_predict_csv(model, path, top_k))
         else:
             report.predictions.append(_predict_video(model, path, options, top_k))
-        log(f"{path}: done")
     report.extraction_s = sum(p.extraction_s for p in report.predictions)
     report.model_s = sum(p.model_s for p in report.predictions)
     return report
+
+
+def _without_path(message: str, path: Path) -> str:
+    """A message without its leading file name: the table already shows it in the input column."""
+    for prefix in (f"{path}: ", f"{path}, "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
 
 
 def _predict_video(model: Model, path: Path, options: ExtractOptions, top_k: int) -> Prediction:
     result = extract_video(path, options)
     prediction = Prediction(str(path), extraction_s=result.seconds)
     if not result.usable:
-        prediction.error = result.message.split(": ", 1)[-1] if result.message.startswith(str(path)) \
-            else result.message
+        prediction.error = _without_path(result.message, path)
         return prediction
     if result.status != "ok":
         prediction.note = result.message
@@ -248,7 +258,7 @@ def _predict_csv(model: Model, path: Path, top_k: int) -> List[Prediction]:
     try:
         sequences = read_pose_csv(path)
     except PoseDataError as error:
-        return [Prediction(str(path), error=str(error).split(": ", 1)[-1])]
+        return [Prediction(str(path), error=_without_path(str(error), path))]
     read_s = time.perf_counter() - start
     out = []
     for i in range(len(sequences)):

@@ -1,0 +1,411 @@
+"""Fused cross-modal attention against ``CrossModalAttention.forward_reference`` in float64.
+
+Runs on the Triton interpreter without a GPU (see conftest.py), where programs execute one at a
+time through numpy, so the configurations below cover every factor (mode, head count, batch,
+length, padding, extras) with a chosen set rather than the full product.
+"""
+
+import copy
+import os
+
+import pytest
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+triton = pytest.importorskip("triton", reason="Triton is not installed: the fused kernels "
+                                              "cannot be tested (pip install -e .[kernels])")
+
+import slr_fused.kernels.cross_modal_attention as cma  # noqa: E402
+from slr_fused.models.cross_modal import VALID_HEADS, CrossModalAttention  # noqa: E402
+
+DEVICE = "cuda" if (torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1") \
+    else "cpu"
+DIMS = {"lh": 42, "rh": 42, "body": 24}
+FP32_RTOL = 1e-5
+
+MODES = {
+    "bidirectional": dict(mode="bidirectional"),
+    "unidirectional": dict(mode="unidirectional"),
+    "gating-off": dict(mode="bidirectional", use_gating=False),
+    "hands": dict(mode="bidirectional", directions="hands"),
+    "hands-body": dict(mode="bidirectional", directions="hands-body"),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def assert_close(name, actual, expected, rtol):
+    """Scale-aware comparison: |a - e| <= rtol * max|e| everywhere; NaN/inf never pass.
+
+    Reports the max relative error and the first mismatching index.
+    """
+    assert actual is not None, f"{name}: kernel produced no value (expected {tuple(expected.shape)})"
+    assert tuple(actual.shape) == tuple(expected.shape), \
+        f"{name}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    a = actual.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64)
+    bad = ~torch.isfinite(a)
+    if bad.any():
+        idx = tuple(int(i) for i in bad.nonzero()[0])
+        raise AssertionError(f"{name}: {int(bad.sum())} non-finite values (NaN/inf), first at "
+                             f"{idx}: {a[idx].item()} (expected {e[idx].item()})")
+    scale = e.abs().max().item()
+    err = (a - e).abs()
+    tol = rtol * max(scale, 1e-12)
+    if (err > tol).any():
+        idx = tuple(int(i) for i in (err > tol).nonzero()[0])
+        raise AssertionError(
+            f"{name}: max relative error {err.max().item() / max(scale, 1e-12):.3e} > {rtol:.1e}; "
+            f"first mismatch at {idx}: got {a[idx].item():.8g}, expected {e[idx].item():.8g} "
+            f"(scale {scale:.3e})")
+
+
+def make_inputs(B, T, mask_kind, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    feats = {m: torch.randn(B, T, d, generator=g).to(DEVICE, dtype) for m, d in DIMS.items()}
+    mask = None
+    if mask_kind == "end":
+        # Samples of different lengths, padded at the end (sample 0 keeps every frame).
+        lengths = [T] + [max(1, T - 2 - 3 * i) for i in range(B - 1)] if B > 1 else [max(1, T - 2)]
+        mask = torch.arange(T)[None, :] >= torch.tensor(lengths)[:, None]
+    elif mask_kind == "start":
+        # Padding at the front: with T = 30 and 16-key tiles the whole first tile of sample 0
+        # is padding, which the online softmax must survive.
+        mask = torch.zeros(B, T, dtype=torch.bool)
+        mask[0, : T * 2 // 3] = True
+        if B > 1:
+            mask[-1, T - 3:] = True
+    if mask is not None:
+        mask = mask.to(DEVICE)
+        assert not mask.all(1).any()
+    return feats, mask
+
+
+def make_module(mode, heads, seed=1):
+    torch.manual_seed(seed)
+    module = CrossModalAttention(num_heads=heads, backend="triton", **MODES[mode]).to(DEVICE)
+    # Default init leaves biases at zero; random ones make every bias gradient meaningful.
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.endswith("bias"):
+                p.normal_(0.0, 0.5)
+            elif "norms" in name:
+                p.normal_(1.0, 0.3)
+    return module.eval()
+
+
+def run_block(module, feats, mask, extras, forward):
+    """Forward with ``forward`` and return (outputs, maps dict, alignment list)."""
+    result = forward(feats["lh"], feats["rh"], feats["body"], mask, extras)
+    if extras:
+        outputs, ex = result
+        return outputs, ex.attention, ex.alignment
+    return result, {}, []
+
+
+def upstream(outputs, maps, seed=2):
+    g = torch.Generator().manual_seed(seed)
+    grads = [torch.randn(o.shape, generator=g, dtype=torch.float64) for o in outputs]
+    map_grads = {n: torch.randn(a.shape, generator=g, dtype=torch.float64)
+                 for n, a in sorted(maps.items())}
+    return grads, map_grads
+
+
+def scalar_loss(outputs, maps, grads, map_grads):
+    loss = sum((o.double() * g.to(o.device)).sum() for o, g in zip(outputs, grads))
+    for n, gm in map_grads.items():
+        loss = loss + (maps[n].double() * gm.to(maps[n].device)).sum()
+    return loss
+
+
+def check_against_reference(mode, heads, B, T, mask_kind, extras, poison=True, via_op=False):
+    module = make_module(mode, heads)
+    forward = module.forward
+    if via_op:
+        def forward(lh, rh, body, mask, extras):
+            return cma.cross_modal_attention_op(module, lh, rh, body, mask, extras)
+    ref_module = copy.deepcopy(module).double()
+    feats, mask = make_inputs(B, T, mask_kind)
+    leaves = {m: x.clone().requires_grad_(True) for m, x in feats.items()}
+    ref_leaves = {m: x.double().requires_grad_(True) for m, x in feats.items()}
+
+    old = cma._POISON
+    cma._POISON = float("nan") if poison else None
+    try:
+        outs, maps, align = run_block(module, leaves, mask, extras, forward)
+        ref_outs, ref_maps, ref_align = run_block(ref_module, ref_leaves, mask, extras,
+                                                  ref_module.forward_reference)
+        names = ("lh", "rh", "body")
+        for m, o, r in zip(names, outs, ref_outs):
+            assert_close(f"{m}_out", o, r, FP32_RTOL)
+            if not module.sources[m]:
+                assert o is leaves[m], f"{m} has no source: the input itself must be returned"
+        assert sorted(maps) == sorted(ref_maps)
+        for n in ref_maps:
+            assert_close(f"attention[{n}]", maps[n], ref_maps[n], FP32_RTOL)
+            rows = maps[n].double().sum(-1)
+            assert torch.allclose(rows, torch.ones_like(rows), atol=1e-5), f"{n} rows sum to 1"
+            if mask is not None and mask.any():
+                assert maps[n][mask[:, None, :].expand_as(maps[n])].abs().max() == 0, \
+                    f"{n} gives weight to a padded key"
+        assert [p[0] for p in align] == [p[0] for p in ref_align]
+        for (name, a, b), (_, ra, rb) in zip(align, ref_align):
+            assert_close(f"alignment[{name}][0]", a, ra, FP32_RTOL)
+            assert_close(f"alignment[{name}][1]", b, rb, FP32_RTOL)
+
+        grads, map_grads = upstream(ref_outs, ref_maps)
+        params = [leaves[m] for m in names] + list(module.parameters())
+        ref_params = [ref_leaves[m] for m in names] + list(ref_module.parameters())
+        got = torch.autograd.grad(scalar_loss(outs, maps, grads, map_grads), params,
+                                  allow_unused=True)
+        want = torch.autograd.grad(scalar_loss(ref_outs, ref_maps, grads, map_grads),
+                                   ref_params, allow_unused=True)
+    finally:
+        cma._POISON = old
+    labels = [f"d{m}" for m in names] + [f"d{n}" for n, _ in module.named_parameters()]
+    assert len(labels) > 3 + 10
+    for label, g, w in zip(labels, got, want):
+        if w is None:
+            assert g is None, f"{label}: the reference has no gradient, the kernel has one"
+            continue
+        assert_close(label, g, w, FP32_RTOL)
+
+
+# ----------------------------------------------------------------------------------------------
+# Forward and every gradient against float64
+# ----------------------------------------------------------------------------------------------
+
+CASES = [
+    # every head count, bidirectional, padded
+    ("bidirectional", 1, 3, 7, "end", True),
+    ("bidirectional", 2, 3, 7, "end", True),
+    ("bidirectional", 3, 3, 7, "end", True),
+    ("bidirectional", 6, 3, 7, "end", True),
+    # every mode at 3 heads
+    ("unidirectional", 3, 3, 7, "end", True),
+    ("gating-off", 3, 3, 7, "end", True),
+    ("hands", 3, 3, 7, "end", True),
+    ("hands-body", 3, 3, 7, "end", True),
+    # without a mask, without extras
+    ("bidirectional", 3, 3, 7, None, False),
+    ("unidirectional", 6, 1, 7, None, False),
+    # T = 1
+    ("bidirectional", 3, 3, 1, None, True),
+    ("hands-body", 2, 1, 1, None, False),
+    # T = 30: two query and key tiles, a fully padded first key tile
+    ("bidirectional", 2, 1, 30, "start", True),
+    ("bidirectional", 3, 3, 30, "end", True),
+    ("gating-off", 1, 3, 30, "end", False),
+    ("hands", 6, 1, 30, None, True),
+]
+
+
+@pytest.mark.parametrize("mode,heads,B,T,mask_kind,extras", CASES,
+                         ids=[f"{c[0]}-h{c[1]}-B{c[2]}-T{c[3]}-{c[4] or 'nomask'}"
+                              f"{'-extras' if c[5] else ''}" for c in CASES])
+def test_matches_float64_reference(mode, heads, B, T, mask_kind, extras):
+    check_against_reference(mode, heads, B, T, mask_kind, extras)
+
+
+def test_gpu_tile_size_on_the_interpreter(monkeypatch):
+    """GPUs run 32-row tiles (the interpreter defaults to 16): check that path too."""
+    monkeypatch.setenv("SLR_FUSED_CMA_BLOCK", "32")
+    assert cma._block_sizes(30) == (32, 32)
+    check_against_reference("hands-body", 1, 3, 30, "start", False)
+
+
+def test_unused_outputs_get_no_gradient():
+    """Only lh_out enters the loss: the other outputs' gradients arrive as None."""
+    module = make_module("hands-body", 2)
+    ref_module = copy.deepcopy(module).double()
+    feats, mask = make_inputs(1, 7, "end")
+    leaves = {m: x.clone().requires_grad_(True) for m, x in feats.items()}
+    ref_leaves = {m: x.double().requires_grad_(True) for m, x in feats.items()}
+    out = module(leaves["lh"], leaves["rh"], leaves["body"], mask)[0]
+    ref = ref_module.forward_reference(ref_leaves["lh"], ref_leaves["rh"], ref_leaves["body"],
+                                       mask)[0]
+    g = torch.randn(ref.shape, dtype=torch.float64)
+    got = torch.autograd.grad((out.double() * g).sum(), [leaves["lh"], leaves["body"]] +
+                              list(module.parameters()), allow_unused=True)
+    want = torch.autograd.grad((ref * g).sum(), [ref_leaves["lh"], ref_leaves["body"]] +
+                               list(ref_module.parameters()), allow_unused=True)
+    names = ["dlh", "dbody"] + [n for n, _ in module.named_parameters()]
+    for name, a, w in zip(names, got, want):
+        if w is None or not w.abs().max() > 0:
+            assert a is None or a.abs().max() == 0, f"{name} should get no gradient"
+            continue
+        assert_close(name, a, w, FP32_RTOL)
+
+
+def test_noncontiguous_inputs_and_no_grad():
+    module = make_module("bidirectional", 3)
+    feats, mask = make_inputs(3, 7, "end")
+    strided = {m: x.transpose(0, 1).contiguous().transpose(0, 1) for m, x in feats.items()}
+    mask_t = mask.t().contiguous().t()
+    assert not strided["lh"].is_contiguous() and not mask_t.is_contiguous()
+    with torch.no_grad():
+        got = module(strided["lh"], strided["rh"], strided["body"], mask_t)
+        want = module.forward_reference(feats["lh"], feats["rh"], feats["body"], mask)
+    for m, a, w in zip(("lh", "rh", "body"), got, want):
+        assert not a.requires_grad
+        assert_close(m, a, w, FP32_RTOL)
+
+
+def test_inference_cache_follows_parameter_updates():
+    module = make_module("hands", 2)
+    feats, mask = make_inputs(1, 5, "end")
+    args = (feats["lh"], feats["rh"], feats["body"], mask)
+    with torch.no_grad():
+        first = module(*args)
+        plan = cma.make_plan(module)
+        assert cma.packed_parameters(module, plan) is cma.packed_parameters(module, plan)
+        module.attentions["lh_from_rh"].out_proj.bias.add_(1.0)  # in place, as an optimizer
+        second = module(*args)
+        want = module.forward_reference(*args)
+    assert not torch.allclose(first[0], second[0])
+    for m, a, w in zip(("lh", "rh", "body"), second, want):
+        assert_close(m, a, w, FP32_RTOL)
+
+
+def test_float16_inputs_within_twice_torch_error():
+    """flash-attention's rule: error vs float64 at most twice that of plain torch in float16."""
+    if DEVICE == "cpu":
+        try:
+            torch.ones(2, 2, dtype=torch.float16) @ torch.ones(2, 2, dtype=torch.float16)
+        except RuntimeError:
+            pytest.skip("this CPU torch has no float16 matmul for the comparison")
+    module = make_module("bidirectional", 3)
+    feats, mask = make_inputs(3, 7, "end")
+    half = {m: x.half() for m, x in feats.items()}
+    ref = copy.deepcopy(module).double().forward_reference(
+        *(half[m].double() for m in ("lh", "rh", "body")), mask)
+    plain = copy.deepcopy(module).half().forward_reference(half["lh"], half["rh"], half["body"],
+                                                          mask)
+    got = module(half["lh"], half["rh"], half["body"], mask)
+    for m, a, p, r in zip(("lh", "rh", "body"), got, plain, ref):
+        assert a.dtype == torch.float16
+        torch_err = (p.double() - r).abs().max().item()
+        ours = (a.double() - r).abs().max().item()
+        assert torch.isfinite(a).all(), m
+        assert ours <= 2 * torch_err + 1e-3, f"{m}: kernel error {ours:.3e}, torch {torch_err:.3e}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors, tile sizes, FLOPs, registration
+# ----------------------------------------------------------------------------------------------
+
+
+def _bad_cases():
+    B, T = 2, 5
+
+    def x(d, **kw):
+        return torch.randn(B, T, d, device=DEVICE, **kw)
+
+    ok = (x(42), x(42), x(24))
+    return [
+        ("float64", (x(42, dtype=torch.float64), x(42, dtype=torch.float64),
+                     x(24, dtype=torch.float64)), None, TypeError, "float32, bfloat16 or float16"),
+        ("int", (ok[0].long(), ok[1], ok[2]), None, TypeError, "dtype"),
+        ("mixed dtypes", (ok[0].half(), ok[1], ok[2]), None, TypeError, "share one dtype"),
+        ("not a tensor", (ok[0].tolist(), ok[1], ok[2]), None, TypeError, "must be a tensor"),
+        ("feature width", (x(24), ok[1], ok[2]), None, ValueError, r"shape \(B, T, 42\)"),
+        ("rank", (ok[0][0], ok[1], ok[2]), None, ValueError, r"shape \(B, T, 42\)"),
+        ("batch sizes", (ok[0], ok[1][:1], ok[2]), None, ValueError, "agree on batch"),
+        ("T = 0", (ok[0][:, :0], ok[1][:, :0], ok[2][:, :0]), None, ValueError, "empty"),
+        ("device", (ok[0].to("meta"), ok[1].to("meta"), ok[2].to("meta")), None, ValueError,
+         "one device"),
+        ("mask dtype", ok, torch.zeros(B, T, dtype=torch.int64, device=DEVICE), ValueError,
+         "key_padding_mask"),
+        ("mask shape", ok, torch.zeros(B, T + 1, dtype=torch.bool, device=DEVICE), ValueError,
+         "key_padding_mask"),
+        ("all padding", ok, torch.ones(B, T, dtype=torch.bool, device=DEVICE), ValueError,
+         "entirely padding"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_cases(), ids=lambda c: c[0])
+def test_bad_inputs_raise_one_clear_error(case):
+    _, (lh, rh, body), mask, exc, pattern = case
+    module = make_module("bidirectional", 3)
+    with pytest.raises(exc, match=pattern):
+        cma.cross_modal_attention_triton(module, lh, rh, body, mask)
+
+
+def test_dropout_in_training_is_refused():
+    torch.manual_seed(0)
+    module = CrossModalAttention(num_heads=3, dropout=0.1).to(DEVICE).train()
+    feats, _ = make_inputs(1, 3, None)
+    with pytest.raises(ValueError, match="dropout"):
+        cma.cross_modal_attention_triton(module, feats["lh"], feats["rh"], feats["body"])
+
+
+@pytest.mark.parametrize("heads", VALID_HEADS)
+def test_every_dot_dimension_is_gpu_legal(heads):
+    plan = cma.make_plan(CrossModalAttention(num_heads=heads))
+    head_dim = max(DIMS[t] // heads for t, _ in plan.directions)
+    assert plan.dp == 64 and plan.dhp == max(16, triton.next_power_of_2(head_dim))
+    for block in cma._block_sizes(7) + cma._block_sizes(204):
+        assert block >= 16 and block & (block - 1) == 0
+    cma._check_tiles(plan, *cma._block_sizes(30))
+
+
+@pytest.mark.parametrize("padded,actual", [(8, 8), (24, 24), (32, 42), (14, 14)])
+def test_illegal_dot_dimensions_are_caught(padded, actual):
+    with pytest.raises(AssertionError, match="tl.dot dimension"):
+        cma._check_dot_dim("x", padded, actual)
+
+
+def test_flop_count_matches_hand_count():
+    # hands preset, 2 heads, gating on: lh <- rh and rh <- lh, all widths 42, B = 2, T = 10.
+    module = CrossModalAttention(num_heads=2, directions="hands")
+    B, T, d = 2, 10, 42
+    per_direction = (T * d * d          # projection of the source
+                     + 3 * T * d * d    # q, k, v in-projections
+                     + 2 * T * T * d    # scores and probabilities @ values, summed over heads
+                     + T * d * d)       # out-projection
+    per_target = T * (2 * d) * d        # gate over [H_i | from_j]
+    hand = B * (2 * per_direction + 2 * per_target)
+    assert cma.cross_modal_attention_flops(module, B, T) == hand
+    # the count grows with every enabled direction
+    assert cma.cross_modal_attention_flops(CrossModalAttention(num_heads=2), B, T) > hand
+
+
+def test_registered_op_matches_float64_reference():
+    """The torch.library path (what torch.compile runs) gives the same values and gradients."""
+    check_against_reference("bidirectional", 2, 1, 7, "end", True, via_op=True)
+
+
+def test_torch_compile_sees_one_op():
+    module = make_module("hands-body", 3)
+    feats, _ = make_inputs(1, 5, None)
+    seen = []
+
+    def backend(gm, example_inputs):
+        seen.extend(str(n.target) for n in gm.graph.nodes if n.op == "call_function")
+        return gm.forward
+
+    torch._dynamo.reset()
+    compiled = torch.compile(module, backend=backend, fullgraph=True)
+    got = compiled(feats["lh"], feats["rh"], feats["body"])
+    want = module.forward_reference(feats["lh"], feats["rh"], feats["body"])
+    ops = [t for t in seen if "slr_fused" in t]
+    assert len(ops) == 1 and ops[0].split(".")[:2] == ["slr_fused", "cross_modal_attention"], seen
+    for m, a, w in zip(("lh", "rh", "body"), got, want):
+        assert_close(m, a, w, FP32_RTOL)
+
+
+def test_registered_op_passes_opcheck():
+    module = make_module("hands", 2)
+    feats, mask = make_inputs(1, 5, "end")
+    args = cma.op_arguments(module, feats["lh"], feats["rh"], feats["body"], mask, True)
+    for a in args:
+        if isinstance(a, torch.Tensor) and a.is_floating_point():
+            a.requires_grad_(True)
+    torch.library.opcheck(torch.ops.slr_fused.cross_modal_attention.default, args,
+                          test_utils=("test_schema", "test_autograd_registration",
+                                      "test_faketensor", "test_aot_dispatch_dynamic"))

@@ -8,13 +8,12 @@ an interrupted save never destroys the previous file.
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from .atomic import atomic_write
 from .models.siformer import SiFormer, SiFormerConfig
 
 FORMAT = "slr-fused-model"
@@ -25,36 +24,26 @@ class CheckpointError(ValueError):
     """A model file that is missing, corrupt, not ours, or does not fit the requested model."""
 
 
-def atomic_torch_save(obj: Any, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def atomic_torch_save(obj: Any, path) -> Path:
+    return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
-def save_model(path, model: SiFormer, class_names: Optional[List[str]] = None,
-               metadata: Optional[Dict[str, Any]] = None) -> Path:
-    """Write weights + architecture + class names; returns the path written."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {
+def _model_payload(model: SiFormer, class_names, metadata) -> Dict[str, Any]:
+    """Weights, architecture and class names as plain data (what load_model reads)."""
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "config": json.dumps(model.config.to_dict()),
         "class_names": json.dumps(list(class_names) if class_names else None),
         "metadata": json.dumps(metadata or {}),
-        "state_dict": state,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    atomic_torch_save(payload, path)
-    return Path(path)
+
+
+def save_model(path, model: SiFormer, class_names: Optional[List[str]] = None,
+               metadata: Optional[Dict[str, Any]] = None) -> Path:
+    """Write weights + architecture + class names; returns the path written."""
+    return atomic_torch_save(_model_payload(model, class_names, metadata), path)
 
 
 def read_model_file(path) -> Dict[str, Any]:
@@ -137,15 +126,9 @@ def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, clas
                              train_config: Dict[str, Any], best: Dict[str, Any],
                              grad_scaler=None) -> Path:
     """A model file (loadable by load_model) that also holds everything --resume needs."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "config": json.dumps(model.config.to_dict()),
-        "class_names": json.dumps(list(class_names) if class_names else None),
-        "metadata": json.dumps({"train_config": train_config, "epoch": epoch, "best": best}),
-        "state_dict": state,
-        "training": {
+    payload = _model_payload(model, class_names,
+                             {"train_config": train_config, "epoch": epoch, "best": best})
+    payload["training"] = {
             "epoch": epoch,
             "optimizer": optimizer.state_dict(),
             "scheduler": _plain_scheduler_state(scheduler.state_dict()),
@@ -153,10 +136,8 @@ def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, clas
             "best": json.dumps(best),
             "train_config": json.dumps(train_config),
             "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else None,
-        },
     }
-    atomic_torch_save(payload, path)
-    return Path(path)
+    return atomic_torch_save(payload, path)
 
 
 def load_training_checkpoint(path) -> Dict[str, Any]:

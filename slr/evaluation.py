@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from .checkpoint import CheckpointError, load_model
 from .data.csv_format import read_class_names
 from .data.dataset import PoseDataset, collate_poses
-from .runs import write_text_atomic
+from .atomic import write_text_atomic
 from .training import batch_to, pick_device, topk_correct
 
 

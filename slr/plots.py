@@ -4,10 +4,10 @@ matplotlib is imported lazily with the Agg backend, so training works on headles
 plots never open windows. Files are written atomically: a reader never sees half a PNG.
 """
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
+
+from .atomic import atomic_write
 
 
 def _pyplot():
@@ -18,15 +18,7 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        figure.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight"))
 
 
 def plot_history(records: List[Dict], folder) -> List[Path]:

@@ -13,7 +13,6 @@ import csv
 import hashlib
 import os
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .joints import BODY_JOINTS, HAND_JOINTS, HAND_SUFFIXES, LABEL_COLUMN, all_columns
 
 CACHE_VERSION = 1
@@ -191,17 +191,7 @@ def _load_cache(location: Path, key: str) -> Optional[PoseSequences]:
 
 
 def save_npz_atomic(location: Path, **arrays) -> None:
-    """Write an .npz through a temporary file and a rename, so readers never see half a file."""
-    location.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=location.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, location)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(location, lambda handle: np.savez(handle, **arrays))
 
 
 def read_pose_csv(path, use_cache: bool = True) -> PoseSequences:
@@ -237,24 +227,17 @@ def format_cell(values: np.ndarray) -> str:
 
 def write_pose_csv(path, samples: Sequence[np.ndarray], labels: Sequence[int]) -> None:
     """Write samples, each (T, 54, 2) in canonical joint order, as a pose CSV (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(all_columns())
-            for sample, label in zip(samples, labels):
-                sample = np.asarray(sample)
-                if sample.ndim != 3 or sample.shape[1:] != (NUM_JOINTS, 2):
-                    raise ValueError(f"each sample must be (T, {NUM_JOINTS}, 2), got {sample.shape}")
-                cells = [format_cell(sample[:, j, a]) for j in range(NUM_JOINTS) for a in (0, 1)]
-                writer.writerow([int(label), *cells])
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    def write(handle):
+        writer = csv.writer(handle)
+        writer.writerow(all_columns())
+        for sample, label in zip(samples, labels):
+            sample = np.asarray(sample)
+            if sample.ndim != 3 or sample.shape[1:] != (NUM_JOINTS, 2):
+                raise ValueError(f"each sample must be (T, {NUM_JOINTS}, 2), got {sample.shape}")
+            cells = [format_cell(sample[:, j, a]) for j in range(NUM_JOINTS) for a in (0, 1)]
+            writer.writerow([int(label), *cells])
+
+    atomic_write(path, write, binary=False)
 
 
 def read_class_names(csv_path, num_classes: Optional[int] = None) -> Optional[List[str]]:

@@ -21,6 +21,11 @@ def _save(figure, path: Path) -> None:
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight"))
 
 
+def _integer_epochs(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_history(records: List[Dict], folder) -> List[Path]:
     """loss.png, accuracy.png and lr.png from metrics.jsonl records; returns the paths written."""
     if not records:
@@ -38,6 +43,7 @@ def plot_history(records: List[Dict], folder) -> List[Path]:
             ax.plot(epochs, values, label=label, marker="." if len(epochs) < 30 else None)
     ax.set_xlabel("epoch"); ax.set_ylabel("training loss"); ax.grid(alpha=0.3); ax.legend()
     ax.set_title("Training losses")
+    _integer_epochs(ax)
     _save(fig, folder / "loss.png"); written.append(folder / "loss.png")
     plt.close(fig)
 
@@ -50,6 +56,7 @@ def plot_history(records: List[Dict], folder) -> List[Path]:
                         alpha=1.0 if k == "top1" else 0.5)
     ax.set_xlabel("epoch"); ax.set_ylabel("accuracy"); ax.set_ylim(0, 1.02); ax.grid(alpha=0.3)
     ax.legend(loc="lower right"); ax.set_title("Accuracy")
+    _integer_epochs(ax)
     _save(fig, folder / "accuracy.png"); written.append(folder / "accuracy.png")
     plt.close(fig)
 
@@ -62,6 +69,7 @@ def plot_history(records: List[Dict], folder) -> List[Path]:
         ax2.set_ylabel("CMCL weight"); ax2.legend(loc="upper right")
     ax.set_yscale("log"); ax.set_xlabel("epoch"); ax.set_ylabel("learning rate"); ax.grid(alpha=0.3)
     ax.set_title("Schedule")
+    _integer_epochs(ax)
     _save(fig, folder / "lr.png"); written.append(folder / "lr.png")
     plt.close(fig)
     return written

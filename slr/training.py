@@ -387,6 +387,10 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
         log(f"Saved model to {model_path}"
             + (f" (best validation top-1 {best['val_top1']:.4f} at epoch {best['epoch']}: {run.best})"
                if best["epoch"] and config.save_checkpoints else ""))
+        at_best = next((r.get("test") for r in records if r["epoch"] == best["epoch"]), None)
+        if at_best:
+            log(f"At the best validation epoch ({best['epoch']}): test top-1 {at_best['top1']:.4f}, "
+                f"top-5 {at_best['top5']:.4f}")
         log(f"Metrics: {run.metrics_file}; plots: {run.plots}")
         if "test" in final:
             log(f"Test top-1: {final['test']['top1']:.4f}, top-5: {final['test']['top5']:.4f}")

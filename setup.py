@@ -53,6 +53,7 @@ setup(
     python_requires=">=3.9",
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
+    package_data={"slr_fused.export": ["tensorrt_onnx_ops_10.0.txt"]},
     # Core: torch and numpy, plus tqdm (progress bars) and matplotlib (run plots, confusion matrices).
     install_requires=["torch>=2.1", "numpy>=1.23", "tqdm>=4.60", "matplotlib>=3.7"],
     extras_require=EXTRAS,

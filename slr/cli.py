@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train SiFormer (bundled demo data when no CSV is given)")
     add_train_arguments(train)
     add_compatibility_arguments(train)
+    from .export.cli import add_export_parser
+    add_export_parser(sub)
     evaluate = sub.add_parser("evaluate", help="top-1/top-5, per-class accuracy and confusion matrix "
                                                "of a saved model on a CSV")
     evaluate.add_argument("checkpoint", help="model file (runs/<name>/model.pt or checkpoints/best.pt)")
@@ -214,6 +216,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             for note in compatibility_notes(args):
                 print(note, file=sys.stderr)
             train(train_config_from_args(args))
+        elif args.command == "export":
+            from .export.cli import run_export
+            return run_export(args)
         elif args.command == "evaluate":
             import json
             from pathlib import Path

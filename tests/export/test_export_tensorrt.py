@@ -197,3 +197,153 @@ def test_cli_prints_the_equivalent_trtexec_command(parser, exported):
     wanted = {n.name for n in graph.node if n.op_type in ("LayerNormalization", "Softmax")}
     assert len(wanted) >= 6 and wanted <= pinned
     assert all(spec.endswith(":fp32") for spec in flags["--layerOutputTypes"].split(","))
+
+
+# --- the builder's calls, against a recording stand-in for the tensorrt module ------------------
+# Not a TensorRT test (that needs a GPU, above): it runs build_engine's own logic on machines
+# without TensorRT and checks the calls it makes, with the TensorRT 10 names it makes them by.
+
+class _Recorder:
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+def fake_tensorrt(parse_ok=True, build_ok=True):
+    import types
+    import onnx
+    trt = types.ModuleType("tensorrt")
+    trt.__version__ = "10.0.1-fake"
+    trt.float32, trt.float16 = "float32", "float16"
+    trt.Logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None})
+    trt.LayerType = _Recorder(NORMALIZATION="NORMALIZATION", SOFTMAX="SOFTMAX", REDUCE="REDUCE")
+    trt.BuilderFlag = _Recorder(FP16="FP16", OBEY_PRECISION_CONSTRAINTS="OBEY", TF32="TF32", INT8="INT8")
+    trt.MemoryPoolType = _Recorder(WORKSPACE="WORKSPACE")
+    kinds = {"LayerNormalization": "NORMALIZATION", "Softmax": "SOFTMAX"}
+    calls = _Recorder(flags={"TF32"}, shapes={}, pools={}, layers=[], created=[])
+
+    def make_layer(node):
+        layer = _Recorder(type=kinds.get(node.op_type, "REDUCE" if node.op_type.startswith("Reduce")
+                                          else node.op_type),
+                          precision=None, num_outputs=1, output_types={}, name=node.name)
+        layer.get_output = lambda i: _Recorder(dtype="float32")
+        layer.set_output_type = lambda i, t: layer.output_types.__setitem__(i, t)
+        return layer
+
+    class Network:
+        def __init__(self):
+            self.layers = calls.layers
+
+        @property
+        def num_layers(self):
+            return len(self.layers)
+
+        def get_layer(self, i):
+            return self.layers[i]
+
+    class OnnxParser:
+        num_errors = 0 if parse_ok else 1
+
+        def __init__(self, network, logger):
+            self.network = network
+
+        def parse_from_file(self, path):
+            if parse_ok:
+                graph = onnx.load(path, load_external_data=False).graph
+                self.network.layers.extend(make_layer(n) for n in graph.node)
+            return parse_ok
+
+        def get_error(self, i):
+            return "In node 3 (importFoo): UNSUPPORTED_NODE"
+
+    class Config:
+        def set_flag(self, flag):
+            calls.flags.add(flag)
+
+        def clear_flag(self, flag):
+            calls.flags.discard(flag)
+
+        def set_memory_pool_limit(self, pool, size):
+            calls.pools[pool] = size
+
+        def add_optimization_profile(self, profile):
+            calls.profile = profile
+
+        def create_timing_cache(self, data):
+            calls.cache_in = data
+            return _Recorder(serialize=lambda: b"timings")
+
+        def set_timing_cache(self, cache, ignore_mismatch):
+            calls.ignore_mismatch = ignore_mismatch
+
+    class Builder:
+        def __init__(self, logger):
+            pass
+
+        def create_network(self, flags):
+            calls.network_flags = flags
+            return Network()
+
+        def create_builder_config(self):
+            return Config()
+
+        def create_optimization_profile(self):
+            return _Recorder(set_shape=lambda name, *dims: calls.shapes.__setitem__(name, dims))
+
+        def build_serialized_network(self, network, config):
+            return b"serialized engine" if build_ok else None
+
+    trt.Builder, trt.OnnxParser = Builder, OnnxParser
+    return trt, calls
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    def install(**options):
+        trt, calls = fake_tensorrt(**options)
+        monkeypatch.setitem(__import__("sys").modules, "tensorrt", trt)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=0: "NVIDIA Fake GPU")
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=0: (8, 7))
+        return calls
+    return install
+
+
+def test_build_engine_makes_the_tensorrt10_calls(fake_gpu, exported, tmp_path):
+    import onnx
+    calls = fake_gpu()
+    (tmp_path / "timing.cache").write_bytes(b"old timings")
+    profile = Profile(min_batch=1, opt_batch=4, max_batch=16, opt_length=64, max_length=200)
+    record = build_engine(exported[0], tmp_path / "m.engine", precision="fp16", profile=profile,
+                          timing_cache=tmp_path / "timing.cache", workspace_gib=0.5,
+                          log=lambda line: None)
+    assert (tmp_path / "m.engine").read_bytes() == b"serialized engine"
+    assert (tmp_path / "timing.cache").read_bytes() == b"timings" and calls.cache_in == b"old timings"
+    assert calls.ignore_mismatch is False and calls.network_flags == 0
+    assert {"FP16", "OBEY"} <= calls.flags and calls.pools == {"WORKSPACE": 1 << 29}
+    assert calls.shapes["left_hand"] == ((1, 1, 42), (4, 64, 42), (16, 200, 42))
+    assert calls.shapes["padding_mask"] == ((1, 1), (4, 64), (16, 200))
+    graph = onnx.load(str(exported[0]), load_external_data=False).graph
+    sensitive = [n for n in graph.node if n.op_type in ("LayerNormalization", "Softmax")
+                 or n.op_type.startswith("Reduce")]
+    pinned = [layer for layer in calls.layers if layer.precision == "float32"]
+    assert record["fp32_pinned_layers"] == len(sensitive) == len(pinned)
+    assert {layer.name for layer in pinned} == {n.name for n in sensitive}
+    assert all(layer.output_types == {0: "float32"} for layer in pinned)
+    assert record["gpu"] == {"name": "NVIDIA Fake GPU", "compute_capability": "8.7"}
+    assert record["tensorrt_version"] == "10.0.1-fake" and record["onnx_sha256"] == sha256_file(exported[0])
+    assert json.loads(engine_record_path(tmp_path / "m.engine").read_text()) == record
+
+
+def test_build_engine_fp32_turns_tf32_off_and_reports_failures(fake_gpu, exported, tmp_path):
+    from slr_fused.export.tensorrt import EngineBuildError
+    calls = fake_gpu()
+    record = build_engine(exported[0], tmp_path / "m.engine", precision="fp32", log=lambda line: None)
+    assert "TF32" not in calls.flags and "FP16" not in calls.flags
+    assert record["fp32_pinned_layers"] == 0 and record["profile"]["max_length"] == 256
+    fake_gpu(parse_ok=False)
+    with pytest.raises(EngineBuildError, match="ONNX parser rejected .*UNSUPPORTED_NODE"):
+        build_engine(exported[0], tmp_path / "x.engine", log=lambda line: None)
+    fake_gpu(build_ok=False)
+    with pytest.raises(EngineBuildError, match="failed to build an engine"):
+        build_engine(exported[0], tmp_path / "x.engine", log=lambda line: None)
+    assert not (tmp_path / "x.engine").exists()

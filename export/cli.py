@@ -1,0 +1,100 @@
+"""``slr export onnx`` and ``slr export tensorrt``: argument parsing and printing only.
+
+The work is in :func:`slr_fused.export.onnx.export_onnx` and
+:func:`slr_fused.export.tensorrt.build_engine`, which take the same options. Errors are
+``ValueError``/``RuntimeError`` subclasses with one sentence; ``slr``'s main prints them as
+``error: <message>`` and exits with status 2.
+"""
+
+import argparse
+from typing import Callable
+
+from .onnx import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+
+
+def add_export_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``export`` (with ``onnx`` and ``tensorrt``) to the ``slr`` subcommands."""
+    export = subparsers.add_parser("export", help="export a trained model to ONNX or a TensorRT engine")
+    formats = export.add_subparsers(dest="export_format", metavar="FORMAT")
+    formats.required = True
+
+    onnx = formats.add_parser(
+        "onnx", help="checkpoint -> .onnx (runs anywhere; TensorRT-compatible opset and operators)")
+    onnx.add_argument("checkpoint", help="model file written by `slr train` (runs/<name>/model.pt)")
+    onnx.add_argument("--output", "-o", required=True, help="the .onnx file to write")
+    onnx.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                      help=f"ONNX opset, {MIN_OPSET}-{MAX_OPSET} (default: %(default)s; TensorRT 8.6 "
+                           f"parses up to 17, 10.0 up to 20)")
+    onnx.add_argument("--dynamic-length", action="store_true",
+                      help="make the number of frames a dynamic axis (default: fixed, see --length)")
+    onnx.add_argument("--with-mask", action="store_true",
+                      help="add the padding_mask input (True = padded frame), for batches of "
+                           "different lengths and models trained without --num_frames")
+    onnx.add_argument("--length", type=int, default=None,
+                      help="frames of a fixed-length export (default: the training --num_frames, "
+                           "else 204)")
+    onnx.add_argument("--no-verify", dest="verify", action="store_false",
+                      help="skip the ONNX Runtime vs PyTorch check on random inputs")
+
+    trt = formats.add_parser(
+        "tensorrt", help=".onnx -> TensorRT engine (run it on the GPU that will serve it)")
+    trt.add_argument("onnx", help="file written by `slr export onnx`")
+    trt.add_argument("--output", "-o", required=True,
+                     help="the engine file to write; its build record goes to <output>.json")
+    trt.add_argument("--precision", choices=("fp32", "fp16"), default="fp16",
+                     help="fp16 keeps LayerNorm and softmax in fp32 (default: %(default)s)")
+    trt.add_argument("--int8-calib", metavar="CSV", default=None,
+                     help="also allow INT8, calibrated on this pose CSV")
+    for axis, defaults in (("batch", (1, 8, 32)), ("length", (None, None, None))):
+        for kind, default in zip(("min", "opt", "max"), defaults):
+            shown = default if default is not None else (
+                "from the ONNX file" if kind != "opt" else "fixed length, or min(128, max)")
+            trt.add_argument(f"--{kind}-{axis}", type=int, default=default,
+                             help=f"{kind} {axis} of the optimisation profile (default: {shown})")
+    trt.add_argument("--timing-cache", default=None,
+                     help="timing cache file, read if present and updated (faster rebuilds)")
+    trt.add_argument("--workspace-gib", type=float, default=None,
+                     help="builder workspace limit in GiB (default: TensorRT's)")
+    trt.add_argument("--print-trtexec", action="store_true",
+                     help="print the equivalent trtexec command instead of building (needs no "
+                          "TensorRT here)")
+    return export
+
+
+def run_export(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
+    """Run a parsed ``slr export ...``; returns the exit status."""
+    if args.export_format == "onnx":
+        from .onnx import export_onnx, unsupported_operators
+        summary = export_onnx(args.checkpoint, args.output, opset=args.opset,
+                              dynamic_length=args.dynamic_length, with_mask=args.with_mask,
+                              length=args.length, verify=args.verify)
+        operators = summary["operators"]
+        log(f"Exported {summary['path']}: opset {summary['opset']}, inputs "
+            f"{', '.join(summary['inputs'])}, {sum(operators.values())} nodes of "
+            f"{len(operators)} operator types")
+        if "max_abs_diff" in summary:
+            log(f"ONNX Runtime vs PyTorch on random inputs: max |logit difference| "
+                f"{summary['max_abs_diff']:.2e}")
+        problems = unsupported_operators(summary["path"])
+        if problems:
+            log("Warning: TensorRT 10.0 would reject this graph: " + "; ".join(problems[:5]))
+        else:
+            log("TensorRT 10.0 operator check: every operator is supported")
+        return 0
+    if args.export_format == "tensorrt":
+        from .tensorrt import Profile, build_engine, trtexec_command
+        lengths = {f"{k}_length": getattr(args, f"{k}_length") for k in ("min", "opt", "max")}
+        profile = Profile(min_batch=args.min_batch, opt_batch=args.opt_batch,
+                          max_batch=args.max_batch, **lengths)
+        if args.print_trtexec:
+            if args.int8_calib:
+                raise ValueError("--print-trtexec cannot express --int8-calib (trtexec calibrates "
+                                 "only from a cache): build with `slr export tensorrt` instead")
+            log(trtexec_command(args.onnx, args.output, args.precision, profile,
+                                args.timing_cache, args.workspace_gib))
+            return 0
+        build_engine(args.onnx, args.output, precision=args.precision, profile=profile,
+                     timing_cache=args.timing_cache, int8_calib=args.int8_calib,
+                     workspace_gib=args.workspace_gib, log=log)
+        return 0
+    raise ValueError(f"unknown export format {args.export_format!r}")

@@ -39,7 +39,8 @@ EXTRAS = {
     "plots": ["matplotlib>=3.7"],
 }
 EXTRAS["test"] = sorted({"pytest>=7.4", "pytest-timeout>=2.1", *EXTRAS["kernels"], *EXTRAS["bench"],
-                         *EXTRAS["plots"], *EXTRAS["export"], *EXTRAS["mediapipe"]})
+                         *EXTRAS["plots"], *EXTRAS["export"], *EXTRAS["mediapipe"],
+                         "scikit-image>=0.21"})
 EXTRAS["all"] = sorted({dep for key, deps in EXTRAS.items() if key != "tensorrt" for dep in deps})
 
 setup(

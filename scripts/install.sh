@@ -9,3 +9,9 @@ if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
 fi
 extras=${1:-}
 "$PYTHON" -m pip install -q -c constraints.txt -e ".${extras:+[$extras]}"
+# MediaPipe depends on opencv-contrib-python (desktop OpenCV; its cv2 needs libGL/GLib). Where those
+# are missing (servers, containers), let the headless build own cv2.
+if "$PYTHON" -m pip show -q opencv-contrib-python >/dev/null 2>&1 && ! "$PYTHON" -c "import cv2" >/dev/null 2>&1; then
+    "$PYTHON" -m pip uninstall -q -y opencv-contrib-python
+    "$PYTHON" -m pip install -q --force-reinstall --no-deps -c constraints.txt "opencv-python-headless>=4.8,<4.12"
+fi

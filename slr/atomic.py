@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import Callable, IO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write: Callable[[IO], None], binary: bool = True) -> Path:
     """Call ``write(handle)`` on a temporary file, then move it to ``path``."""
     path = Path(path)
@@ -20,6 +26,7 @@ def atomic_write(path, write: Callable[[IO], None], binary: bool = True) -> Path
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results follow the umask
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

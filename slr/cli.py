@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--num_frames", type=int, default=None,
                           help="resample to this length, as in training (default: keep lengths)")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    from .extract.cli import add_extract_parser, add_predict_parser
+    add_extract_parser(sub)
+    add_predict_parser(sub)
     return parser
 
 
@@ -227,6 +230,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             result = evaluate_checkpoint(args.checkpoint, args.data, output, args.batch_size,
                                          args.device, args.num_frames)
             print(json.dumps(result, indent=2) if args.json else format_report(result))
+        elif args.command == "extract":
+            from .extract.cli import run_extract
+            return run_extract(args)
+        elif args.command == "predict":
+            from .extract.cli import run_predict
+            return run_predict(args)
     except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -185,3 +185,13 @@ def test_a_damaged_work_file_is_extracted_again(mediapipe, astronaut_video, tmp_
                             keep_work=True, progress=False)
     assert not again.results[0].cached and again.results[0].usable
     assert again.results[0].frames.shape == (2, 54, 2)
+
+
+def test_an_mp4_video_is_read_too(mediapipe, cv2, tmp_path):
+    """An MP4 container with the mp4v codec, as well as the MJPG AVI used above."""
+    path = write_video(cv2, tmp_path / "astronaut.mp4", astronaut_frames(cv2, count=4), fourcc="mp4v")
+    result = extract_video(path)
+    assert result.usable, result.message
+    assert result.frames.shape == (4, 54, 2) and result.frames_with_person == 4
+    assert result.fps == pytest.approx(25)
+    assert 0.33 < result.frames[0, BODY_INDEX["nose"], 0] < 0.53

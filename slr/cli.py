@@ -64,8 +64,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--weight_decay", type=float, default=d.weight_decay,
                      help="AdamW weight decay (default: %(default)s)")
     opt.add_argument("--batch_size", type=int, default=d.batch_size, help="batch size (default: %(default)s)")
-    opt.add_argument("--scheduler_milestones", type=int, nargs="+", default=list(d.scheduler_milestones),
-                     help="MultiStepLR epochs where the lr is multiplied by 0.1 (default: %(default)s)")
+    opt.add_argument("--scheduler_milestones", type=int, nargs="+", default=None,
+                     help="MultiStepLR epochs where the lr is multiplied by --scheduler_gamma "
+                          "(default: 60%% and 80%% of --epochs, i.e. 60 80 for 100 epochs)")
     opt.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
     opt.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     opt.add_argument("--amp", choices=("bf16", "fp16"), default=None,
@@ -157,7 +158,8 @@ def compatibility_notes(args: argparse.Namespace) -> list:
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
-    values["scheduler_milestones"] = tuple(values["scheduler_milestones"])
+    if values["scheduler_milestones"] is not None:
+        values["scheduler_milestones"] = tuple(values["scheduler_milestones"])
     values.setdefault("amp", None)
     if getattr(args, "scheduler_factor", None) is not None:
         values["scheduler_gamma"] = args.scheduler_factor

@@ -155,3 +155,10 @@ def test_evaluate_rejects_a_dataset_with_more_classes(tmp_path, shared_data):
                                runs_dir=str(tmp_path), progress=False), log=lambda _: None)
     with pytest.raises(CheckpointError, match="has 8 classes"):
         evaluate_checkpoint(result["model_path"], shared_data / "bsl16" / "bsl16_test.csv")
+
+
+def test_default_milestones_scale_with_the_run_length():
+    from slr_fused.training import scheduler_milestones
+    assert scheduler_milestones(TrainConfig(epochs=100)) == [60, 80]
+    assert scheduler_milestones(TrainConfig(epochs=40)) == [24, 32]
+    assert scheduler_milestones(TrainConfig(epochs=40, scheduler_milestones=(60, 80))) == [60, 80]

@@ -271,7 +271,8 @@ def check_inputs(lh, rh, body, key_padding_mask, dims) -> None:
         if key_padding_mask.device != lh.device:
             raise ValueError(f"cross-modal attention: key_padding_mask is on {key_padding_mask.device}, "
                              f"inputs on {lh.device}")
-        if bool(key_padding_mask.all(dim=1).any()):
+        # A data-dependent check: skipped while torch.compile traces (it would break the graph).
+        if not torch.compiler.is_compiling() and bool(key_padding_mask.all(dim=1).any()):
             raise ValueError("cross-modal attention: a sample is entirely padding (no valid frame)")
 
 

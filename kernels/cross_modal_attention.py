@@ -1,0 +1,1399 @@
+"""Fused Triton kernels for the cross-modal attention block (BMHCMA).
+
+The specification is ``CrossModalAttention.forward_reference`` in
+``slr_fused.models.cross_modal``; this file only makes it fast. For every enabled direction
+``e = (target i <- source j)`` and head ``h``:
+
+    q = (H_i Wq_h^T + bq_h) / sqrt(head_dim)     k = H_j (Wk_h Wp)^T + (Wk_h bp + bk_h)  (v alike)
+    o_h = softmax(q k^T, key padding) v                      f_e = sum_h o_h Wo_h^T + bo
+    out_i = LayerNorm(H_i + sigmoid([H_i | f_e ...] Wg^T + bg) * sum_e f_e)    (gating off: no gate)
+
+Parameters are read from the module and *packed* with differentiable torch ops
+(:func:`pack_parameters`): the projection is composed into the key/value weights
+(``Wk Wp``, ``Wk bp + bk``), the softmax scale is folded into ``Wq``/``bq``, every head and
+feature dimension is zero-padded to ``max(16, next_power_of_2(d))`` so each ``tl.dot`` has a
+legal GPU shape, and the gate weight is split into its per-input blocks. Gradients come back for
+the packed tensors and autograd carries them through the packing to the module's own parameters,
+so the state_dict and parameter names never change.
+
+Launch plan (all tiles fp32 in registers; softmax, LayerNorm statistics and every accumulation
+in fp32; ``tl.dot`` with ``input_precision="ieee"``):
+
+Forward, 1 launch (+1 when attention maps are requested):
+  1. ``_cross_modal_attention_forward_kernel``, grid (query tiles, B, targets): for one query
+     tile of one target modality it computes Q per head, streams the source's keys with an
+     online softmax (K and V come straight from the source features through the composed
+     weights; P is never written), applies the output projection, the gate, the residual and the
+     LayerNorm, and writes the output. Saves O (per direction and head, fp32) and the
+     log-sum-exp of each softmax row.
+  2. ``_cross_modal_attention_maps_kernel`` (only with ``return_extras``), grid (query tiles, B,
+     maps): recomputes q, k and the probabilities from the saved log-sum-exp and writes the
+     head-averaged maps of ``lh_from_rh`` and ``rh_from_lh``. The maps are differentiable: their
+     gradient enters dP and Delta in the backward.
+Backward, 2 launches:
+  1. ``_cross_modal_attention_backward_query_kernel``, grid (query tiles, B, targets):
+     recomputes the epilogue from H_i and the saved O (messages, gate, LayerNorm statistics),
+     back-propagates LayerNorm, gate and output projection, writes dO and
+     Delta = rowsum(dO * O) (plus the map-gradient term), then a flash-attention dQ pass over the
+     keys; writes the query-side part of dH_i. Weight gradients of LayerNorm, gate, Wo and Wq go
+     to fp32 per-program partial buffers.
+  2. ``_cross_modal_attention_backward_key_kernel``, grid (key tiles, B, modalities): for each
+     direction where this modality is the source, the dK/dV pass over the queries (Q recomputed
+     from H_i, P from the saved log-sum-exp), dH_j = dK Wk + dV Wv, plus the query-side part from
+     launch 1 when the modality is also a target; composed key/value weight gradients go to
+     partial buffers.
+  The partial buffers are summed with ``torch.sum`` (deterministic, no atomics).
+
+Around the launches (plain torch, not fused): the parameter packing above (on CUDA compiled
+once with ``torch.compile`` into a few fused kernels, forward and backward; eagerly it would be
+~120 tiny kernels each way; cached across no-grad calls while the parameters are unchanged), the
+int8 copy of the padding mask, and one ``sum`` per partial buffer. Alignment features of
+``return_extras`` are computed with plain torch by ``module.alignment_features``, exactly as the
+reference computes them (the projections are not written by the kernels).
+
+Code size: every kernel selects its slot's pointers and sizes at run time (``_pick``) instead
+of inlining one copy of the program per modality, which keeps the ptxas time of a
+configuration at about half a minute instead of several minutes.
+
+Saved for backward: the inputs, the packed parameters, O (E, B, T, H, DHP) and the log-sum-exp
+(E, B, H, T), both fp32. Recomputed: Q, K, V, the probabilities, the messages f_e, the gate and
+the LayerNorm statistics.
+
+Entry points: :func:`cross_modal_attention_triton` (what ``CrossModalAttention.forward`` calls
+with ``backend="triton"``; eager calls use :class:`CrossModalAttentionFunction`), and the
+registered ``torch.ops.slr_fused.cross_modal_attention`` op (with a fake implementation and
+``register_autograd``), which the same entry point uses under ``torch.compile`` so the compiled
+graph holds one op. :func:`cross_modal_attention_flops` gives the analytic FLOP count.
+"""
+
+import math
+import os
+import warnings
+import weakref
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+from torch.autograd.function import once_differentiable
+
+# Finite, so that a key block that is entirely padding never computes inf - inf; a constexpr
+# because compiled Triton refuses plain Python globals.
+MASK_VALUE = tl.constexpr(-1.0e30)
+SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+MODALITY_CODES = {"lh": 0, "rh": 1, "body": 2}
+MAP_DIRECTIONS = ("lh_from_rh", "rh_from_lh")
+
+
+# ----------------------------------------------------------------------------------------------
+# Small jit helpers
+# ----------------------------------------------------------------------------------------------
+
+
+@triton.jit
+def _mm(a, b):
+    # ieee: on a GPU an fp32 dot defaults to TF32, which would break parity with the reference.
+    return tl.dot(a, b, input_precision="ieee")
+
+
+@triton.jit
+def _load_rows(ptr, b, rows, T, D, DP: tl.constexpr):
+    """(len(rows), DP) fp32 tile of a contiguous (B, T, D) tensor, zero outside (T, D)."""
+    offs_d = tl.arange(0, DP)
+    mask = (rows[:, None] < T) & (offs_d[None, :] < D)
+    x = tl.load(ptr + (b * T + rows[:, None]) * D + offs_d[None, :], mask=mask, other=0.0)
+    return x.to(tl.float32)
+
+
+@triton.jit
+def _store_rows(ptr, val, b, rows, T, D, DP: tl.constexpr):
+    offs_d = tl.arange(0, DP)
+    mask = (rows[:, None] < T) & (offs_d[None, :] < D)
+    tl.store(ptr + (b * T + rows[:, None]) * D + offs_d[None, :],
+             val.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _key_valid(mask_ptr, b, cols, T, HAS_MASK: tl.constexpr):
+    ok = cols < T
+    if HAS_MASK:
+        pad = tl.load(mask_ptr + b * T + cols, mask=ok, other=1)
+        ok = ok & (pad == 0)
+    return ok
+
+
+@triton.jit
+def _head_w(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr):
+    """(DHP, DP) block of a packed (E, H, DHP, DP) weight."""
+    r = tl.arange(0, DHP)
+    c = tl.arange(0, DP)
+    return tl.load(ptr + ((e * H + h) * DHP + r[:, None]) * DP + c[None, :])
+
+
+@triton.jit
+def _head_b(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr):
+    return tl.load(ptr + (e * H + h) * DHP + tl.arange(0, DHP))
+
+
+@triton.jit
+def _square_w(ptr, idx, DP: tl.constexpr):
+    """(DP, DP) block number ``idx`` of a packed (..., DP, DP) weight."""
+    r = tl.arange(0, DP)
+    return tl.load(ptr + (idx * DP + r[:, None]) * DP + r[None, :])
+
+
+@triton.jit
+def _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H: tl.constexpr, DHP: tl.constexpr,
+        DP: tl.constexpr):
+    k = _mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP))) + _head_b(bk_ptr, e, h, H, DHP)[None, :]
+    v = _mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP))) + _head_b(bv_ptr, e, h, H, DHP)[None, :]
+    return k, v
+
+
+# ----------------------------------------------------------------------------------------------
+# Forward
+# ----------------------------------------------------------------------------------------------
+
+
+@triton.jit
+def _fwd_direction(
+    x,  # (BLOCK_M, DP) fp32 target rows
+    src_ptr,  # (B, T, DS) source features
+    mask_ptr,  # (B, T) int8, 1 = padding
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # (E, H, DHP, DP), (E, H, DHP)
+    wo_ptr,  # (E, H, DHP, DP): Wo_h^T
+    bo_ptr,  # (E, DP)
+    o_ptr,  # (E, B, T, H, DHP) fp32, saved for backward
+    lse_ptr,  # (E, B, H, T) fp32, saved for backward
+    b, rows, T, B, e, DS,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+):
+    """Message f_e (BLOCK_M, DP) of one direction for one query tile, all heads."""
+    offs_h = tl.arange(0, DHP)
+    offs_d = tl.arange(0, DP)
+    row_ok = rows < T
+    f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
+    for h in range(H):
+        q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP))) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+        m_i = tl.zeros([BLOCK_M], dtype=tl.float32) + MASK_VALUE
+        l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+        acc = tl.zeros([BLOCK_M, DHP], dtype=tl.float32)
+        for start in range(0, T, BLOCK_N):
+            cols = start + tl.arange(0, BLOCK_N)
+            hs = _load_rows(src_ptr, b, cols, T, DS, DP)
+            k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
+            s = _mm(q, tl.trans(k))
+            s = tl.where(_key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :], s, MASK_VALUE)
+            m_new = tl.maximum(m_i, tl.max(s, 1))
+            alpha = tl.exp(m_i - m_new)
+            p = tl.exp(s - m_new[:, None])
+            l_i = l_i * alpha + tl.sum(p, 1)
+            acc = acc * alpha[:, None] + _mm(p, v)
+            m_i = m_new
+        o = acc / l_i[:, None]
+        tl.store(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], o,
+                 mask=row_ok[:, None])
+        tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, m_i + tl.log(l_i), mask=row_ok)
+        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP))
+    return f
+
+
+@triton.jit
+def _pick(k, a, b, c):
+    """Slot k's value among three (pointers included): one copy of the code serves every slot,
+    where a constexpr slot index would inline the whole program three times (and triple the
+    ptxas time)."""
+    return tl.where(k == 0, a, tl.where(k == 1, b, c))
+
+
+@triton.jit
+def _fwd_target(
+    x_ptr, s0_ptr, s1_ptr, out_ptr, mask_ptr,
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr,
+    wg_ptr,  # (K, 3, DP, DP): gate weight blocks for [H_i | f_0 | f_1]
+    bg_ptr, lnw_ptr, lnb_ptr,  # (K, DP)
+    o_ptr, lse_ptr, eps, pid_q, b, T, B,
+    k, D, NSRC, E0, DS0, E1, DS1,
+    GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+):
+    offs_d = tl.arange(0, DP)
+    dmask = offs_d < D
+    rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
+    x = _load_rows(x_ptr, b, rows, T, D, DP)
+    f0 = _fwd_direction(x, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
+                        wo_ptr, bo_ptr, o_ptr, lse_ptr, b, rows, T, B, E0, DS0, H, DHP, DP,
+                        BLOCK_M, BLOCK_N, HAS_MASK)
+    # With one source f1 stays zero and the packed gate's third block is zero padding.
+    f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
+    if NSRC == 2:
+        f1 = _fwd_direction(x, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
+                            wo_ptr, bo_ptr, o_ptr, lse_ptr, b, rows, T, B, E1, DS1, H, DHP, DP,
+                            BLOCK_M, BLOCK_N, HAS_MASK)
+    total = f0 + f1
+    if GATING:
+        z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP)))
+             + _mm(f0, tl.trans(_square_w(wg_ptr, k * 3 + 1, DP)))
+             + _mm(f1, tl.trans(_square_w(wg_ptr, k * 3 + 2, DP)))
+             + tl.load(bg_ptr + k * DP + offs_d)[None, :])
+        total = total * tl.sigmoid(z)
+    y = tl.where(dmask[None, :], x + total, 0.0)
+    mean = tl.sum(y, 1) / D
+    yc = tl.where(dmask[None, :], y - mean[:, None], 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(yc * yc, 1) / D + eps)
+    out = (yc * rstd[:, None] * tl.load(lnw_ptr + k * DP + offs_d)[None, :]
+           + tl.load(lnb_ptr + k * DP + offs_d)[None, :])
+    _store_rows(out_ptr, out, b, rows, T, D, DP)
+
+
+@triton.jit
+def _cross_modal_attention_forward_kernel(
+    mask_ptr,  # (B, T) int8, 1 = padding (unused without HAS_MASK)
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # (E, H, DHP, DP), (E, H, DHP)
+    wo_ptr,  # (E, H, DHP, DP)
+    bo_ptr,  # (E, DP)
+    wg_ptr,  # (K, 3, DP, DP)
+    bg_ptr, lnw_ptr, lnb_ptr,  # (K, DP)
+    o_ptr,  # (E, B, T, H, DHP) fp32
+    lse_ptr,  # (E, B, H, T) fp32
+    x0_ptr, a0_ptr, c0_ptr, out0_ptr, eps0,  # target slot 0: (B, T, D0), sources, output
+    x1_ptr, a1_ptr, c1_ptr, out1_ptr, eps1,  # target slot 1
+    x2_ptr, a2_ptr, c2_ptr, out2_ptr, eps2,  # target slot 2
+    T, B,
+    D0: tl.constexpr, N0: tl.constexpr, E00: tl.constexpr, DS00: tl.constexpr,
+    E01: tl.constexpr, DS01: tl.constexpr,
+    D1: tl.constexpr, N1: tl.constexpr, E10: tl.constexpr, DS10: tl.constexpr,
+    E11: tl.constexpr, DS11: tl.constexpr,
+    D2: tl.constexpr, N2: tl.constexpr, E20: tl.constexpr, DS20: tl.constexpr,
+    E21: tl.constexpr, DS21: tl.constexpr,
+    GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+):
+    """The whole block's forward. Grid: (cdiv(T, BLOCK_M), B, K) with K = number of targets.
+
+    Each program owns one query tile of one target modality (slot k) and runs every direction
+    into it, so the gate and the LayerNorm see all messages without a round trip to memory.
+    Per slot k (unused slots get dummies): D{k} target width, N{k} number of sources (1 or 2),
+    E{k}{s} the direction index of source s, DS{k}{s} the source's width.
+    """
+    pid_q = tl.program_id(0)
+    b = tl.program_id(1)
+    k = tl.program_id(2)
+    _fwd_target(_pick(k, x0_ptr, x1_ptr, x2_ptr), _pick(k, a0_ptr, a1_ptr, a2_ptr),
+                _pick(k, c0_ptr, c1_ptr, c2_ptr), _pick(k, out0_ptr, out1_ptr, out2_ptr),
+                mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr,
+                bg_ptr, lnw_ptr, lnb_ptr, o_ptr, lse_ptr, _pick(k, eps0, eps1, eps2), pid_q, b,
+                T, B, k, _pick(k, D0, D1, D2), _pick(k, N0, N1, N2), _pick(k, E00, E10, E20),
+                _pick(k, DS00, DS10, DS20), _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21),
+                GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK)
+
+
+@triton.jit
+def _maps_one(
+    x_ptr, src_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr,
+    pid_q, b, T, B,
+    j: tl.constexpr, e: tl.constexpr, D: tl.constexpr, DS: tl.constexpr, H: tl.constexpr,
+    DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    HAS_MASK: tl.constexpr,
+):
+    rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_ok = rows < T
+    x = _load_rows(x_ptr, b, rows, T, D, DP)
+    for start in range(0, T, BLOCK_N):
+        cols = start + tl.arange(0, BLOCK_N)
+        valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
+        hs = _load_rows(src_ptr, b, cols, T, DS, DP)
+        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+        for h in range(H):
+            q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP))) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
+            lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
+            s = tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE)
+            acc += tl.exp(s)
+        tl.store(map_ptr + ((j * B + b) * T + rows[:, None]) * T + cols[None, :],
+                 (acc / H).to(map_ptr.dtype.element_ty),
+                 mask=row_ok[:, None] & (cols < T)[None, :])
+
+
+@triton.jit
+def _cross_modal_attention_maps_kernel(
+    mask_ptr,  # (B, T) int8
+    map_ptr,  # (NMAP, B, T, T) output, head-averaged probabilities
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # packed as in the forward kernel
+    lse_ptr,  # (E, B, H, T) fp32 from the forward kernel
+    x0_ptr, s0_ptr,  # map 0: target and source features (B, T, D)
+    x1_ptr, s1_ptr,  # map 1
+    T, B,
+    E0: tl.constexpr, D0: tl.constexpr, DS0: tl.constexpr,
+    E1: tl.constexpr, D1: tl.constexpr, DS1: tl.constexpr,
+    NMAP: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+):
+    """Head-averaged attention maps. Grid: (cdiv(T, BLOCK_M), B, NMAP).
+
+    A separate launch because it needs the final log-sum-exp of every head, which the forward
+    kernel only knows after its online softmax has seen the last key.
+    """
+    pid_q = tl.program_id(0)
+    b = tl.program_id(1)
+    j = tl.program_id(2)
+    if j == 0:
+        _maps_one(x0_ptr, s0_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
+                  bv_ptr, lse_ptr, pid_q, b, T, B, 0, E0, D0, DS0, H, DHP, DP, BLOCK_M, BLOCK_N,
+                  HAS_MASK)
+    if NMAP > 1:
+        if j == 1:
+            _maps_one(x1_ptr, s1_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
+                      bv_ptr, lse_ptr, pid_q, b, T, B, 1, E1, D1, DS1, H, DHP, DP, BLOCK_M,
+                      BLOCK_N, HAS_MASK)
+
+
+# ----------------------------------------------------------------------------------------------
+# Backward
+# ----------------------------------------------------------------------------------------------
+
+
+@triton.jit
+def _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, e, H: tl.constexpr,
+                       DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr):
+    offs_h = tl.arange(0, DHP)
+    offs_d = tl.arange(0, DP)
+    f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
+    for h in range(H):
+        o = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
+                    mask=(rows < T)[:, None], other=0.0)
+        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP))
+    return f
+
+
+@triton.jit
+def _bwd_direction_query(
+    x,  # (BLOCK_M, DP) fp32 target rows
+    df,  # (BLOCK_M, DP) fp32 gradient of the message f_e
+    src_ptr, mask_ptr,
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr,
+    o_ptr, lse_ptr,  # saved by the forward
+    do_ptr,  # (E, B, T, H, DHP) fp32 out: dO for the key pass
+    delta_ptr,  # (E, B, H, T) fp32 out
+    dmap_ptr,  # (NMAP, B, T, T) fp32 gradient of the maps (unused unless MAP >= 0)
+    dwq_ptr,  # (R, E, H, DHP, DP) fp32 partials
+    dbq_ptr,  # (R, E, H, DHP)
+    dwo_ptr,  # (R, E, H, DHP, DP)
+    dbo_ptr,  # (R, E, DP)
+    prow, NE, b, rows, T, B, e, DS, MAP,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
+):
+    """dO, Delta and the dQ pass of one direction; returns dH_i's share (BLOCK_M, DP)."""
+    offs_h = tl.arange(0, DHP)
+    offs_d = tl.arange(0, DP)
+    row_ok = rows < T
+    tl.store(dbo_ptr + (prow * NE + e) * DP + offs_d, tl.sum(df, 0))
+    dx = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
+    for h in range(H):
+        o = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
+                    mask=row_ok[:, None], other=0.0)
+        wo = _head_w(wo_ptr, e, h, H, DHP, DP)
+        w_off = ((prow * NE + e) * H + h) * DHP
+        tl.store(dwo_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(o), df))
+        do = _mm(df, tl.trans(wo))
+        tl.store(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], do,
+                 mask=row_ok[:, None])
+        wq = _head_w(wq_ptr, e, h, H, DHP, DP)
+        q = _mm(x, tl.trans(wq)) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+        lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
+        delta = tl.sum(do * o, 1)
+        if HAS_DMAP:
+            if MAP >= 0:
+                # The map is the head average, so each head's probabilities get dA / H on top of
+                # dO V^T, and Delta = rowsum(P * dP) needs a pass over the keys for that term.
+                extra = tl.zeros([BLOCK_M], dtype=tl.float32)
+                for start in range(0, T, BLOCK_N):
+                    cols = start + tl.arange(0, BLOCK_N)
+                    valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
+                    hs = _load_rows(src_ptr, b, cols, T, DS, DP)
+                    kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
+                    p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
+                    da = tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
+                                 mask=valid, other=0.0)
+                    extra += tl.sum(p * da, 1)
+                delta += extra / H
+        tl.store(delta_ptr + ((e * B + b) * H + h) * T + rows, delta, mask=row_ok)
+        dq = tl.zeros([BLOCK_M, DHP], dtype=tl.float32)
+        for start in range(0, T, BLOCK_N):
+            cols = start + tl.arange(0, BLOCK_N)
+            valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
+            hs = _load_rows(src_ptr, b, cols, T, DS, DP)
+            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
+            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
+            dp = _mm(do, tl.trans(vv))
+            if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
+                has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
+                dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
+                              mask=valid & has_map, other=0.0) / H
+            ds = p * (dp - delta[:, None])
+            dq += _mm(ds, kk)
+        tl.store(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x))
+        tl.store(dbq_ptr + w_off + offs_h, tl.sum(dq, 0))
+        dx += _mm(dq, wq)
+    return dx
+
+
+@triton.jit
+def _bwd_query_target(
+    x_ptr, s0_ptr, s1_ptr, dout_ptr, mask_ptr,
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
+    o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
+    dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr,
+    eps, pid_q, b, T, B, NE, NQ, K,
+    k, M, D, NSRC, E0, DS0, MAP0, E1, DS1, MAP1,
+    GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_DMAP: tl.constexpr,
+):
+    offs_d = tl.arange(0, DP)
+    dmask = offs_d < D
+    rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
+    prow = b * NQ + pid_q
+    x = _load_rows(x_ptr, b, rows, T, D, DP)
+    f0 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E0, H, DHP, DP, BLOCK_M)
+    f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)  # zero with one source, as in the forward
+    if NSRC == 2:
+        f1 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E1, H, DHP, DP, BLOCK_M)
+    total = f0 + f1
+    if GATING:
+        wg0 = _square_w(wg_ptr, k * 3, DP)
+        wg1 = _square_w(wg_ptr, k * 3 + 1, DP)
+        wg2 = _square_w(wg_ptr, k * 3 + 2, DP)
+        z = (_mm(x, tl.trans(wg0)) + _mm(f0, tl.trans(wg1)) + _mm(f1, tl.trans(wg2))
+             + tl.load(bg_ptr + k * DP + offs_d)[None, :])
+        g = tl.sigmoid(z)
+        y = x + g * total
+    else:
+        y = x + total
+    y = tl.where(dmask[None, :], y, 0.0)
+    mean = tl.sum(y, 1) / D
+    yc = tl.where(dmask[None, :], y - mean[:, None], 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(yc * yc, 1) / D + eps)
+    yhat = yc * rstd[:, None]
+
+    dout = _load_rows(dout_ptr, b, rows, T, D, DP)  # zero on padded rows: nothing below leaks
+    tl.store(dlnw_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout * yhat, 0))
+    tl.store(dlnb_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout, 0))
+    dyhat = dout * tl.load(lnw_ptr + k * DP + offs_d)[None, :]
+    c1 = tl.sum(dyhat * yhat, 1) / D
+    c2 = tl.sum(dyhat, 1) / D
+    dy = tl.where(dmask[None, :], (dyhat - yhat * c1[:, None] - c2[:, None]) * rstd[:, None], 0.0)
+
+    dx = dy
+    if GATING:
+        dz = dy * total * g * (1.0 - g)
+        df = dy * g
+        g_off = (prow * K + k) * 3
+        r = tl.arange(0, DP)
+        # Block 2 is written even with one source (zero, as f1 is): no zero fill needed.
+        tl.store(dwg_ptr + (g_off * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), x))
+        tl.store(dwg_ptr + ((g_off + 1) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f0))
+        tl.store(dwg_ptr + ((g_off + 2) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f1))
+        tl.store(dbg_ptr + (prow * K + k) * DP + offs_d, tl.sum(dz, 0))
+        dx += _mm(dz, wg0)
+        df0 = df + _mm(dz, wg1)
+        df1 = df + _mm(dz, wg2)
+    else:
+        df0 = dy
+        df1 = dy
+    dx += _bwd_direction_query(x, df0, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
+                               bv_ptr, wo_ptr, o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr,
+                               dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0,
+                               DS0, MAP0, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+    if NSRC == 2:
+        dx += _bwd_direction_query(x, df1, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
+                                   wv_ptr, bv_ptr, wo_ptr, o_ptr, lse_ptr, do_ptr, delta_ptr,
+                                   dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b,
+                                   rows, T, B, E1, DS1, MAP1, H, DHP, DP, BLOCK_M, BLOCK_N,
+                                   HAS_MASK, HAS_DMAP)
+    tl.store(dxq_ptr + ((M * B + b) * T + rows[:, None]) * DP + offs_d[None, :], dx,
+             mask=(rows < T)[:, None])
+
+
+@triton.jit
+def _cross_modal_attention_backward_query_kernel(
+    mask_ptr,  # (B, T) int8
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr,  # packed, see forward
+    wg_ptr,  # (K, 3, DP, DP)
+    bg_ptr, lnw_ptr,  # (K, DP)
+    o_ptr,  # (E, B, T, H, DHP) fp32 saved
+    lse_ptr,  # (E, B, H, T) fp32 saved
+    do_ptr,  # (E, B, T, H, DHP) fp32 out
+    delta_ptr,  # (E, B, H, T) fp32 out
+    dmap_ptr,  # (NMAP, B, T, T) fp32
+    dxq_ptr,  # (3, B, T, DP) fp32 out: query-side gradient of each target modality
+    dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP), same, (R, E, DP)
+    dwg_ptr,  # (R, K, 3, DP, DP)
+    dbg_ptr, dlnw_ptr, dlnb_ptr,  # (R, K, DP); R = B * cdiv(T, BLOCK_M)
+    x0_ptr, a0_ptr, c0_ptr, g0_ptr, eps0,  # target slot 0: input, sources, output gradient
+    x1_ptr, a1_ptr, c1_ptr, g1_ptr, eps1,
+    x2_ptr, a2_ptr, c2_ptr, g2_ptr, eps2,
+    T, B, NE, NQ,
+    K: tl.constexpr,
+    M0: tl.constexpr, D0: tl.constexpr, N0: tl.constexpr, E00: tl.constexpr, DS00: tl.constexpr,
+    P00: tl.constexpr, E01: tl.constexpr, DS01: tl.constexpr, P01: tl.constexpr,
+    M1: tl.constexpr, D1: tl.constexpr, N1: tl.constexpr, E10: tl.constexpr, DS10: tl.constexpr,
+    P10: tl.constexpr, E11: tl.constexpr, DS11: tl.constexpr, P11: tl.constexpr,
+    M2: tl.constexpr, D2: tl.constexpr, N2: tl.constexpr, E20: tl.constexpr, DS20: tl.constexpr,
+    P20: tl.constexpr, E21: tl.constexpr, DS21: tl.constexpr, P21: tl.constexpr,
+    GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_DMAP: tl.constexpr,
+):
+    """Epilogue backward and dQ pass. Grid: (cdiv(T, BLOCK_M), B, K).
+
+    Slot constexprs as in the forward kernel, plus M{k} the modality code (row of dxq) and
+    P{k}{s} the map slot of a direction whose attention map has a gradient (-1 otherwise).
+    """
+    pid_q = tl.program_id(0)
+    b = tl.program_id(1)
+    k = tl.program_id(2)
+    _bwd_query_target(
+        _pick(k, x0_ptr, x1_ptr, x2_ptr), _pick(k, a0_ptr, a1_ptr, a2_ptr),
+        _pick(k, c0_ptr, c1_ptr, c2_ptr), _pick(k, g0_ptr, g1_ptr, g2_ptr), mask_ptr,
+        wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
+        o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr,
+        dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr, _pick(k, eps0, eps1, eps2), pid_q, b, T, B, NE, NQ,
+        K, k, _pick(k, M0, M1, M2), _pick(k, D0, D1, D2), _pick(k, N0, N1, N2),
+        _pick(k, E00, E10, E20), _pick(k, DS00, DS10, DS20), _pick(k, P00, P10, P20),
+        _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21), _pick(k, P01, P11, P21),
+        GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+
+
+@triton.jit
+def _bwd_direction_key(
+    hs,  # (BLOCK_N, DP) fp32 source rows (the keys)
+    x_ptr,  # (B, T, DT) target features (the queries)
+    mask_ptr,
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
+    lse_ptr, do_ptr, delta_ptr, dmap_ptr,  # from the forward and the query pass
+    dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 partials
+    prow, NE, b, cols, T, B, e, DT, MAP,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
+):
+    """dK/dV pass of one direction for one key tile; returns dH_j's share (BLOCK_N, DP)."""
+    offs_h = tl.arange(0, DHP)
+    offs_d = tl.arange(0, DP)
+    key_ok = _key_valid(mask_ptr, b, cols, T, HAS_MASK)
+    dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
+    for h in range(H):
+        kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
+        wq = _head_w(wq_ptr, e, h, H, DHP, DP)
+        bq = _head_b(bq_ptr, e, h, H, DHP)
+        dk = tl.zeros([BLOCK_N, DHP], dtype=tl.float32)
+        dv = tl.zeros([BLOCK_N, DHP], dtype=tl.float32)
+        for start in range(0, T, BLOCK_M):
+            rows = start + tl.arange(0, BLOCK_M)
+            row_ok = rows < T
+            valid = row_ok[:, None] & key_ok[None, :]
+            x = _load_rows(x_ptr, b, rows, T, DT, DP)
+            q = _mm(x, tl.trans(wq)) + bq[None, :]
+            lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
+            delta = tl.load(delta_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
+            do = tl.load(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
+                         mask=row_ok[:, None], other=0.0)
+            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
+            dv += _mm(tl.trans(p), do)
+            dp = _mm(do, tl.trans(vv))
+            if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
+                has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
+                dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
+                              mask=valid & has_map, other=0.0) / H
+            ds = p * (dp - delta[:, None])
+            dk += _mm(tl.trans(ds), q)
+        w_off = ((prow * NE + e) * H + h) * DHP
+        tl.store(dwk_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dk), hs))
+        tl.store(dbk_ptr + w_off + offs_h, tl.sum(dk, 0))
+        tl.store(dwv_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dv), hs))
+        tl.store(dbv_ptr + w_off + offs_h, tl.sum(dv, 0))
+        dh += _mm(dk, _head_w(wk_ptr, e, h, H, DHP, DP)) + _mm(dv, _head_w(wv_ptr, e, h, H, DHP, DP))
+    return dh
+
+
+@triton.jit
+def _bwd_key_modality(
+    hs_ptr, dhs_ptr, t0_ptr, t1_ptr, mask_ptr,
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
+    lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
+    dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,
+    pid_k, b, T, B, NE, NK,
+    M, D, IS_TGT, NDIR, E0, DT0, MAP0, E1, DT1, MAP1,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_DMAP: tl.constexpr,
+):
+    cols = pid_k * BLOCK_N + tl.arange(0, BLOCK_N)
+    prow = b * NK + pid_k
+    offs_dp = tl.arange(0, DP)
+    hs = _load_rows(hs_ptr, b, cols, T, D, DP)
+    dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
+    if NDIR >= 1:
+        dh += _bwd_direction_key(hs, t0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
+                                 bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr, dbk_ptr,
+                                 dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E0, DT0, MAP0, H,
+                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+    if NDIR >= 2:
+        dh += _bwd_direction_key(hs, t1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
+                                 bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr, dbk_ptr,
+                                 dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E1, DT1, MAP1, H,
+                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+    # The query-side share, when this modality is also a target (masked load otherwise).
+    is_tgt = (tl.zeros([BLOCK_N, DP], dtype=tl.int32) + IS_TGT) != 0
+    dh += tl.load(dxq_ptr + ((M * B + b) * T + cols[:, None]) * DP + offs_dp[None, :],
+                  mask=(cols < T)[:, None] & is_tgt, other=0.0)
+    _store_rows(dhs_ptr, dh, b, cols, T, D, DP)
+
+
+@triton.jit
+def _cross_modal_attention_backward_key_kernel(
+    mask_ptr,  # (B, T) int8
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # packed, see forward
+    lse_ptr, delta_ptr,  # (E, B, H, T) fp32
+    do_ptr,  # (E, B, T, H, DHP) fp32
+    dmap_ptr,  # (NMAP, B, T, T) fp32
+    dxq_ptr,  # (3, B, T, DP) fp32 from the query pass
+    dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP); R = B cdiv(T, BN)
+    h0_ptr, dh0_ptr, u00_ptr, u01_ptr,  # modality slot 0: features, their gradient, targets
+    h1_ptr, dh1_ptr, u10_ptr, u11_ptr,
+    h2_ptr, dh2_ptr, u20_ptr, u21_ptr,
+    T, B, NE, NK,
+    M0: tl.constexpr, D0: tl.constexpr, IT0: tl.constexpr, ND0: tl.constexpr,
+    E00: tl.constexpr, DT00: tl.constexpr, P00: tl.constexpr,
+    E01: tl.constexpr, DT01: tl.constexpr, P01: tl.constexpr,
+    M1: tl.constexpr, D1: tl.constexpr, IT1: tl.constexpr, ND1: tl.constexpr,
+    E10: tl.constexpr, DT10: tl.constexpr, P10: tl.constexpr,
+    E11: tl.constexpr, DT11: tl.constexpr, P11: tl.constexpr,
+    M2: tl.constexpr, D2: tl.constexpr, IT2: tl.constexpr, ND2: tl.constexpr,
+    E20: tl.constexpr, DT20: tl.constexpr, P20: tl.constexpr,
+    E21: tl.constexpr, DT21: tl.constexpr, P21: tl.constexpr,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_DMAP: tl.constexpr,
+):
+    """dK/dV pass and the final input gradients. Grid: (cdiv(T, BLOCK_N), B, J).
+
+    J enumerates the modalities that are a source or a target; each program sums every
+    direction in which its modality is the source, then adds the query-side share. Per slot j:
+    M{j} modality code, D{j} width, IT{j} whether it is also a target (0/1), ND{j} number of
+    directions it feeds, E{j}{i} / DT{j}{i} / P{j}{i} their index, target width and map slot.
+    """
+    pid_k = tl.program_id(0)
+    b = tl.program_id(1)
+    j = tl.program_id(2)
+    _bwd_key_modality(
+        _pick(j, h0_ptr, h1_ptr, h2_ptr), _pick(j, dh0_ptr, dh1_ptr, dh2_ptr),
+        _pick(j, u00_ptr, u10_ptr, u20_ptr), _pick(j, u01_ptr, u11_ptr, u21_ptr), mask_ptr,
+        wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr,
+        dxq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b, T, B, NE, NK,
+        _pick(j, M0, M1, M2), _pick(j, D0, D1, D2), _pick(j, IT0, IT1, IT2),
+        _pick(j, ND0, ND1, ND2), _pick(j, E00, E10, E20), _pick(j, DT00, DT10, DT20),
+        _pick(j, P00, P10, P20), _pick(j, E01, E11, E21), _pick(j, DT01, DT11, DT21),
+        _pick(j, P01, P11, P21), H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+
+
+# ----------------------------------------------------------------------------------------------
+# Launch planning and parameter packing
+# ----------------------------------------------------------------------------------------------
+
+
+def _pad_dim(d: int) -> int:
+    """The padded size of a ``tl.dot`` dimension: GPUs need >= 16 and Triton a power of two."""
+    return max(16, triton.next_power_of_2(int(d)))
+
+
+def _check_dot_dim(name: str, padded: int, actual: int) -> None:
+    # Raised explicitly (not ``assert``) so that CPU CI under ``python -O`` still catches a
+    # tile the interpreter would accept and a GPU would refuse to compile.
+    if padded < 16 or padded & (padded - 1) or padded < actual:
+        raise AssertionError(f"tl.dot dimension {name} = {padded} must be a power of two >= "
+                             f"max(16, {actual})")
+
+
+# Tests set this to NaN: every buffer a kernel is meant to fill completely is created through
+# _fresh, so an element a kernel forgets to write surfaces as NaN instead of stale memory.
+_POISON: Optional[float] = None
+
+
+def _fresh(*shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
+    out = torch.empty(*shape, device=like.device, dtype=dtype or like.dtype)
+    if _POISON is not None:
+        out.fill_(_POISON)
+    return out
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+@dataclass(frozen=True)
+class CrossModalPlan:
+    """Everything the kernels specialise on, derived once from the module's configuration.
+
+    targets: per target slot k, (modality, [(direction index, source modality)...]).
+    sources: per modality slot j (every modality that is a source or a target),
+        (modality, is_target, [(direction index, target modality)...]).
+    maps: per map slot, (direction name, direction index).
+    """
+
+    dims: Tuple[Tuple[str, int], ...]
+    directions: Tuple[Tuple[str, str], ...]
+    heads: int
+    gating: bool
+    targets: Tuple[Tuple[str, Tuple[Tuple[int, str], ...]], ...]
+    sources: Tuple[Tuple[str, bool, Tuple[Tuple[int, str], ...]], ...]
+    maps: Tuple[Tuple[str, int], ...]
+    eps: Tuple[Tuple[str, float], ...]
+    dp: int
+    dhp: int
+
+    def dim(self, m: str) -> int:
+        return dict(self.dims)[m]
+
+    def eps_of(self, m: str) -> float:
+        return dict(self.eps)[m]
+
+    def map_slot(self, e: int) -> int:
+        return next((j for j, (_, idx) in enumerate(self.maps) if idx == e), -1)
+
+
+def make_plan(module) -> CrossModalPlan:
+    """The plan of a ``CrossModalAttention`` module (cached on its configuration)."""
+    directions = tuple(tuple(p) for p in module.directions)
+    eps = tuple((m, float(module.norms[m].eps)) for m in MODALITY_CODES if m in module.norms)
+    return _make_plan(tuple((m, int(module.dims[m])) for m in MODALITY_CODES), directions,
+                      int(module.num_heads), bool(module.use_gating), eps)
+
+
+_PLANS = {}
+
+
+def _make_plan(dims, directions, heads, gating, eps) -> CrossModalPlan:
+    key = (dims, directions, heads, gating, eps)
+    if torch.compiler.is_compiling():  # Dynamo must not see the cache's mutation
+        return _build_plan(*key)
+    if key not in _PLANS:
+        _PLANS[key] = _build_plan(*key)
+    return _PLANS[key]
+
+
+def _build_plan(dims, directions, heads, gating, eps) -> CrossModalPlan:
+    modalities = tuple(MODALITY_CODES)
+    dim = dict(dims)
+    targets = tuple(
+        (m, tuple((e, s) for e, (t, s) in enumerate(directions) if t == m))
+        for m in modalities if any(t == m for t, _ in directions))
+    sources = tuple(
+        (m, any(t == m for t, _ in directions),
+         tuple((e, t) for e, (t, s) in enumerate(directions) if s == m))
+        for m in modalities if any(m in p for p in directions))
+    names = [f"{t}_from_{s}" for t, s in directions]
+    maps = tuple((n, names.index(n)) for n in MAP_DIRECTIONS if n in names)
+    if any(len(srcs) > 2 for _, srcs in targets):
+        raise ValueError("cross-modal attention kernels support at most two sources per target")
+    dp = _pad_dim(max(dim.values()))
+    dhp = _pad_dim(max(dim[t] // heads for t, _ in directions))
+    return CrossModalPlan(dims, directions, heads, gating, targets, sources, maps, eps, dp, dhp)
+
+
+def plan_to_config(plan: CrossModalPlan) -> str:
+    """The plan as a string, the form a ``torch.library`` op can take as an argument.
+
+    Plain string formatting (no json) so that Dynamo can trace it under ``fullgraph=True``.
+    """
+    return "|".join([
+        ",".join(f"{m}:{d}" for m, d in plan.dims),
+        ",".join(f"{t}>{s}" for t, s in plan.directions),
+        str(plan.heads), "1" if plan.gating else "0",
+        ",".join(f"{m}:{e!r}" for m, e in plan.eps)])
+
+
+def plan_from_config(config: str) -> CrossModalPlan:
+    dims, directions, heads, gating, eps = config.split("|")
+    pairs = [item.split(":") for item in dims.split(",")]
+    eps_pairs = [item.split(":") for item in eps.split(",") if item]
+    return _make_plan(tuple((m, int(d)) for m, d in pairs),
+                      tuple(tuple(p.split(">")) for p in directions.split(",")), int(heads),
+                      gating == "1", tuple((m, float(e)) for m, e in eps_pairs))
+
+
+def _module_tensors(module, plan: CrossModalPlan) -> List[torch.Tensor]:
+    """The parameters the packing reads, in the order :func:`_pack_tensors` expects."""
+    tensors = []
+    for t, s in plan.directions:
+        name = f"{t}_from_{s}"
+        proj, att = module.projections[name], module.attentions[name]
+        tensors += [att.in_proj_weight, att.in_proj_bias, proj.weight, proj.bias,
+                    att.out_proj.weight, att.out_proj.bias]
+    for m, _ in plan.targets:
+        if plan.gating:
+            tensors += [module.gates[m].weight, module.gates[m].bias]
+        tensors += [module.norms[m].weight, module.norms[m].bias]
+    return tensors
+
+
+def _pack_tensors(plan: CrossModalPlan, *tensors: torch.Tensor) -> List[torch.Tensor]:
+    H, DP, DHP = plan.heads, plan.dp, plan.dhp
+    packed = {n: [] for n in ("wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo")}
+    it = iter(tensors)
+
+    def head_rows(w, dh):  # (H*dh, n) -> (H, DHP, DP)
+        return F.pad(w.reshape(H, dh, w.shape[1]), (0, DP - w.shape[1], 0, DHP - dh))
+
+    def head_bias(v, dh):
+        return F.pad(v.reshape(H, dh), (0, DHP - dh))
+
+    for t, _ in plan.directions:
+        w_in, b_in, w_p, b_p, w_o, b_o = (next(it).float() for _ in range(6))
+        d, dh = plan.dim(t), plan.dim(t) // H
+        w_q, w_k, w_v = w_in.split(d)
+        b_q, b_k, b_v = b_in.split(d)
+        scale = 1.0 / math.sqrt(dh)
+        packed["wq"].append(head_rows(w_q * scale, dh))
+        packed["bq"].append(head_bias(b_q * scale, dh))
+        packed["wk"].append(head_rows(w_k @ w_p, dh))
+        packed["bk"].append(head_bias(w_k @ b_p + b_k, dh))
+        packed["wv"].append(head_rows(w_v @ w_p, dh))
+        packed["bv"].append(head_bias(w_v @ b_p + b_v, dh))
+        packed["wo"].append(head_rows(w_o.t(), dh))
+        packed["bo"].append(F.pad(b_o, (0, DP - d)))
+    out = [torch.stack(packed[n]) for n in ("wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo")]
+
+    wg, bg, lnw, lnb = [], [], [], []
+    for m, srcs in plan.targets:
+        d, n_in = plan.dim(m), 1 + len(srcs)
+        if plan.gating:
+            w_g, b_g = next(it).float(), next(it).float()
+            blocks = w_g.reshape(d, n_in, d).permute(1, 0, 2)
+            wg.append(F.pad(blocks, (0, DP - d, 0, DP - d, 0, 3 - n_in)))
+            bg.append(F.pad(b_g, (0, DP - d)))
+        lnw.append(F.pad(next(it).float(), (0, DP - d)))
+        lnb.append(F.pad(next(it).float(), (0, DP - d)))
+    K = len(plan.targets)
+    if plan.gating:
+        out += [torch.stack(wg), torch.stack(bg)]
+    else:  # never read by the kernels; a constant so no gradient is asked for
+        out += [out[0].new_zeros(K, 3, DP, DP), out[0].new_zeros(K, DP)]
+    out += [torch.stack(lnw), torch.stack(lnb)]
+    return out
+
+
+# Eagerly the packing is ~120 tiny kernels forward and as many backward, more launches than
+# the whole eager reference. On a GPU it is compiled once (inductor fuses it into a handful of
+# kernels). SLR_FUSED_COMPILE_PACKING: "auto" (CUDA only, default), "1" (always), "0" (never);
+# SLR_FUSED_PACKING_BACKEND picks the torch.compile backend (default inductor).
+_COMPILED_PACK = {}
+
+
+def _compiled_packing(example: torch.Tensor):
+    mode = os.environ.get("SLR_FUSED_COMPILE_PACKING", "auto")
+    if mode == "0" or (mode == "auto" and not example.is_cuda) or torch.compiler.is_compiling():
+        return None
+    backend = os.environ.get("SLR_FUSED_PACKING_BACKEND", "inductor")
+    if backend not in _COMPILED_PACK:
+        _COMPILED_PACK[backend] = torch.compile(_pack_tensors, backend=backend, dynamic=False)
+    return _COMPILED_PACK[backend]
+
+
+def pack_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
+    """The module's parameters in the kernels' padded layout, built with differentiable ops.
+
+    Args:
+        module: the ``CrossModalAttention`` whose parameters are read (never copied out of
+            autograd: gradients of the packed tensors reach the original parameters).
+        plan: from :func:`make_plan`.
+
+    Returns:
+        [wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb], fp32:
+        wq/wk/wv/wo (E, H, DHP, DP), bq/bk/bv (E, H, DHP), bo (E, DP), wg (K, 3, DP, DP),
+        bg/lnw/lnb (K, DP). wq/bq carry the softmax scale, wk/bk and wv/bv the projection
+        (``Wk Wp``, ``Wk bp + bk``), wo is stored transposed per head (``Wo[:, head]^T``).
+    """
+    tensors = _module_tensors(module, plan)
+    compiled = _compiled_packing(tensors[0])
+    if compiled is not None:
+        try:
+            return list(compiled(plan, *tensors))
+        except Exception as exc:  # a compiler problem must cost speed, never correctness
+            warnings.warn(f"cross-modal attention: compiled parameter packing failed ({exc!r:.200}); "
+                          "packing eagerly from now on", RuntimeWarning, stacklevel=2)
+            os.environ["SLR_FUSED_COMPILE_PACKING"] = "0"
+    return _pack_tensors(plan, *tensors)
+
+
+# Inference reuses the packed parameters while the module's parameters are unchanged (same
+# storage, same version counter: an optimizer step or load_state_dict bumps the version), which
+# removes the packing's small torch kernels from every no-grad call.
+_PACK_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def packed_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
+    """:func:`pack_parameters`, cached across calls when no gradient is needed."""
+    params = list(module.parameters())
+    if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+        return pack_parameters(module, plan)
+    key = (plan, tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params))
+    hit = _PACK_CACHE.get(module)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    with torch.no_grad():
+        packed = pack_parameters(module, plan)
+    _PACK_CACHE[module] = (key, packed)
+    return packed
+
+
+def _block_sizes(T: int) -> Tuple[int, int]:
+    # 16 keeps the interpreter fast; on a GPU 32-row tiles keep the (32, 64) fp32 epilogue
+    # tiles in registers while still giving B * T / 32 programs. Larger tiles shrink the
+    # weight-gradient partial buffers (one row per program); SLR_FUSED_CMA_BLOCK overrides the
+    # choice for tuning.
+    override = os.environ.get("SLR_FUSED_CMA_BLOCK")
+    if override:
+        return int(override), int(override)
+    block = 16 if (_interpreting() or T <= 16) else 32
+    return block, block
+
+
+def _check_tiles(plan: CrossModalPlan, block_m: int, block_n: int) -> None:
+    dims = dict(plan.dims)
+    _check_dot_dim("DP (feature)", plan.dp, max(dims.values()))
+    _check_dot_dim("DHP (head)", plan.dhp, max(dims[t] // plan.heads for t, _ in plan.directions))
+    _check_dot_dim("BLOCK_M", block_m, 16)
+    _check_dot_dim("BLOCK_N", block_n, 16)
+
+
+# ----------------------------------------------------------------------------------------------
+# Launchers
+# ----------------------------------------------------------------------------------------------
+
+
+def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, want_maps: bool):
+    """Run the fused forward.
+
+    Args:
+        plan: from :func:`make_plan`.
+        feats: dict modality -> contiguous (B, T, d) tensor (fp32, bf16 or fp16).
+        mask8: contiguous (B, T) int8 (1 = padding) or None.
+        params: the list from :func:`pack_parameters`.
+        want_maps: also compute the head-averaged attention maps.
+
+    Returns:
+        (outputs, maps, o, lse): outputs per target slot (B, T, d) in the input dtype; maps
+        (NMAP, B, T, T) in the input dtype (empty unless ``want_maps``); o (E, B, T, H, DHP) and
+        lse (E, B, H, T) fp32, saved for the backward.
+    """
+    wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb = params
+    lh = feats["lh"]
+    B, T = lh.shape[:2]
+    E, K, H = len(plan.directions), len(plan.targets), plan.heads
+    block_m, block_n = _block_sizes(T)
+    _check_tiles(plan, block_m, block_n)
+    o = _fresh(E, B, T, H, plan.dhp, like=lh, dtype=torch.float32)
+    lse = _fresh(E, B, H, T, like=lh, dtype=torch.float32)
+    outputs = [_fresh(*feats[m].shape, like=feats[m]) for m, _ in plan.targets]
+    has_mask = mask8 is not None
+    mask_arg = mask8 if has_mask else lh
+
+    slot_args, consts = [], {}
+    for k in range(3):
+        if k < K:
+            m, srcs = plan.targets[k]
+            s0 = srcs[0]
+            s1 = srcs[1] if len(srcs) > 1 else srcs[0]
+            eps = plan.eps_of(m)
+            slot_args += [feats[m], feats[s0[1]], feats[s1[1]], outputs[k], eps]
+            consts.update({f"D{k}": plan.dim(m), f"N{k}": len(srcs), f"E{k}0": s0[0],
+                           f"DS{k}0": plan.dim(s0[1]), f"E{k}1": s1[0], f"DS{k}1": plan.dim(s1[1])})
+        else:
+            slot_args += [lh, lh, lh, lh, 1e-5]
+            consts.update({f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"DS{k}0": 1, f"E{k}1": 0,
+                           f"DS{k}1": 1})
+    grid = (triton.cdiv(T, block_m), B, K)
+    _cross_modal_attention_forward_kernel[grid](
+        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, *slot_args, T, B,
+        **consts, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
+        BLOCK_N=block_n, HAS_MASK=has_mask)
+
+    nmap = len(plan.maps) if want_maps else 0
+    maps = _fresh(nmap, B, T, T, like=lh)
+    if nmap:
+        map_args, mconsts = [], {}
+        for j in range(2):
+            name, e = plan.maps[min(j, nmap - 1)]
+            t, s = plan.directions[e]
+            map_args += [feats[t], feats[s]]
+            mconsts.update({f"E{j}": e, f"D{j}": plan.dim(t), f"DS{j}": plan.dim(s)})
+        _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
+            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, *map_args, T, B, **mconsts, NMAP=nmap,
+            H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask)
+    return outputs, maps, o, lse
+
+
+def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o, lse,
+                                   grad_outputs, grad_maps):
+    """Run the fused backward.
+
+    Args:
+        plan, feats, mask8, params: as for :func:`cross_modal_attention_forward`.
+        o, lse: saved by the forward.
+        grad_outputs: per target slot, the (B, T, d) gradient of the output or None.
+        grad_maps: (NMAP, B, T, T) gradient of the attention maps, or None.
+
+    Returns:
+        (grad_feats, grad_params): dict modality -> (B, T, d) gradient in the input dtype for
+        every modality that is a source or a target; list matching ``params`` (fp32, None for
+        the unused gate placeholders when gating is off).
+    """
+    wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb = params
+    lh = feats["lh"]
+    dev, f32 = lh.device, torch.float32
+    B, T = lh.shape[:2]
+    E, K, H, DP, DHP = len(plan.directions), len(plan.targets), plan.heads, plan.dp, plan.dhp
+    block_m, block_n = _block_sizes(T)
+    _check_tiles(plan, block_m, block_n)
+    nq, nk = triton.cdiv(T, block_m), triton.cdiv(T, block_n)
+    has_mask = mask8 is not None
+    mask_arg = mask8 if has_mask else lh
+    has_dmap = grad_maps is not None
+    dmap = grad_maps.to(f32).contiguous() if has_dmap else o
+
+    do = _fresh(E, B, T, H, DHP, like=lh, dtype=f32)
+    delta = _fresh(E, B, H, T, like=lh, dtype=f32)
+    dxq = _fresh(3, B, T, DP, like=lh, dtype=f32)
+    r1, r2 = B * nq, B * nk
+    # Partial-sum buffers, one row per program. Every row of every direction is written (each
+    # direction has one target and one source slot), so they need no zero fill.
+    dwq, dwo = (_fresh(r1, E, H, DHP, DP, like=lh, dtype=f32) for _ in range(2))
+    dbq = _fresh(r1, E, H, DHP, like=lh, dtype=f32)
+    dbo = _fresh(r1, E, DP, like=lh, dtype=f32)
+    dlnw, dlnb = (_fresh(r1, K, DP, like=lh, dtype=f32) for _ in range(2))
+    if plan.gating:
+        dwg = _fresh(r1, K, 3, DP, DP, like=lh, dtype=f32)
+    else:  # never touched without gating; a real allocation, not a null pointer
+        dwg = dlnw
+    dbg = _fresh(r1, K, DP, like=lh, dtype=f32) if plan.gating else dlnw
+    dwk, dwv = (_fresh(r2, E, H, DHP, DP, like=lh, dtype=f32) for _ in range(2))
+    dbk, dbv = (_fresh(r2, E, H, DHP, like=lh, dtype=f32) for _ in range(2))
+
+    slot_args, consts = [], {}
+    for k in range(3):
+        if k < K:
+            m, srcs = plan.targets[k]
+            s0 = srcs[0]
+            s1 = srcs[1] if len(srcs) > 1 else srcs[0]
+            g = grad_outputs[k]
+            g = torch.zeros_like(feats[m]) if g is None else g.contiguous()
+            slot_args += [feats[m], feats[s0[1]], feats[s1[1]], g, plan.eps_of(m)]
+            consts.update({
+                f"M{k}": MODALITY_CODES[m], f"D{k}": plan.dim(m), f"N{k}": len(srcs),
+                f"E{k}0": s0[0], f"DS{k}0": plan.dim(s0[1]),
+                f"P{k}0": plan.map_slot(s0[0]) if has_dmap else -1,
+                f"E{k}1": s1[0], f"DS{k}1": plan.dim(s1[1]),
+                f"P{k}1": plan.map_slot(s1[0]) if has_dmap else -1})
+        else:
+            slot_args += [lh, lh, lh, lh, 1e-5]
+            consts.update({f"M{k}": 0, f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"DS{k}0": 1,
+                           f"P{k}0": -1, f"E{k}1": 0, f"DS{k}1": 1, f"P{k}1": -1})
+    _cross_modal_attention_backward_query_kernel[(nq, B, K)](
+        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, do, delta, dmap, dxq,
+        dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, K=K, **consts,
+        GATING=plan.gating, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m, BLOCK_N=block_n,
+        HAS_MASK=has_mask, HAS_DMAP=has_dmap)
+
+    J = len(plan.sources)
+    grad_feats = {m: _fresh(*feats[m].shape, like=feats[m]) for m, _, _ in plan.sources}
+    key_args, kconsts = [], {}
+    for j in range(3):
+        if j < J:
+            m, is_tgt, dirs = plan.sources[j]
+            d0 = dirs[0] if dirs else (0, m)
+            d1 = dirs[1] if len(dirs) > 1 else d0
+            key_args += [feats[m], grad_feats[m], feats[d0[1]], feats[d1[1]]]
+            kconsts.update({
+                f"M{j}": MODALITY_CODES[m], f"D{j}": plan.dim(m), f"IT{j}": int(is_tgt),
+                f"ND{j}": len(dirs), f"E{j}0": d0[0], f"DT{j}0": plan.dim(d0[1]),
+                f"P{j}0": plan.map_slot(d0[0]) if has_dmap else -1,
+                f"E{j}1": d1[0], f"DT{j}1": plan.dim(d1[1]),
+                f"P{j}1": plan.map_slot(d1[0]) if has_dmap else -1})
+        else:
+            key_args += [lh, lh, lh, lh]
+            kconsts.update({f"M{j}": 0, f"D{j}": 1, f"IT{j}": 0, f"ND{j}": 0, f"E{j}0": 0,
+                            f"DT{j}0": 1, f"P{j}0": -1, f"E{j}1": 0, f"DT{j}1": 1, f"P{j}1": -1})
+    _cross_modal_attention_backward_key_kernel[(nk, B, J)](
+        mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, do, dmap, dxq, dwk, dbk, dwv, dbv,
+        *key_args, T, B, E, nk, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
+        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap)
+
+    sums = [t.sum(0) for t in (dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo)]
+    if plan.gating:
+        sums += [dwg.sum(0), dbg.sum(0)]
+    else:
+        sums += [None, None]
+    sums += [dlnw.sum(0), dlnb.sum(0)]
+    return grad_feats, sums
+
+
+# ----------------------------------------------------------------------------------------------
+# Autograd
+# ----------------------------------------------------------------------------------------------
+
+
+class CrossModalAttentionFunction(torch.autograd.Function):
+    """Fused block over packed parameters; outputs per target slot, then the maps."""
+
+    @staticmethod
+    def forward(ctx, plan, want_maps, lh, rh, body, key_padding_mask, *params):
+        feats = {"lh": lh, "rh": rh, "body": body}
+        mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
+        outputs, maps, o, lse = cross_modal_attention_forward(plan, feats, mask8, params,
+                                                              want_maps)
+        ctx.save_for_backward(lh, rh, body, *params)
+        ctx.plan, ctx.mask8, ctx.o, ctx.lse = plan, mask8, o, lse
+        ctx.set_materialize_grads(False)
+        if not want_maps:
+            ctx.mark_non_differentiable(maps)
+        return (*outputs, maps)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads):
+        plan = ctx.plan
+        lh, rh, body, *params = ctx.saved_tensors
+        feats = {"lh": lh, "rh": rh, "body": body}
+        K = len(plan.targets)
+        grad_maps = grads[K] if plan.maps else None
+        if grad_maps is not None and grad_maps.numel() == 0:
+            grad_maps = None
+        grad_feats, grad_params = cross_modal_attention_backward(
+            plan, feats, ctx.mask8, params, ctx.o, ctx.lse, list(grads[:K]), grad_maps)
+        return (None, None, grad_feats.get("lh"), grad_feats.get("rh"), grad_feats.get("body"),
+                None, *grad_params)
+
+
+def _validate(module, lh, rh, body, key_padding_mask) -> None:
+    """What the launchers rely on; ``check_inputs`` of the module runs before this."""
+    named = {"lh": lh, "rh": rh, "body": body}
+    for name, x in named.items():
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"cross_modal_attention_triton: {name} must be a tensor, "
+                            f"got {type(x).__name__}")
+        if x.dim() != 3 or x.shape[-1] != module.dims[name]:
+            raise ValueError(f"cross_modal_attention_triton: {name} must have shape "
+                             f"(B, T, {module.dims[name]}), got {tuple(x.shape)}")
+        if x.dtype not in SUPPORTED_DTYPES:
+            raise TypeError(f"cross_modal_attention_triton: {name} has dtype {x.dtype}; the "
+                            f"kernels take float32, bfloat16 or float16 (use backend='reference')")
+    if len({tuple(x.shape[:2]) for x in named.values()}) != 1:
+        raise ValueError("cross_modal_attention_triton: lh, rh and body must agree on batch and "
+                         f"length, got {[tuple(x.shape[:2]) for x in named.values()]}")
+    if len({x.dtype for x in named.values()}) != 1:
+        raise TypeError("cross_modal_attention_triton: lh, rh and body must share one dtype, got "
+                        f"{[x.dtype for x in named.values()]}")
+    devices = {x.device for x in named.values()} | {p.device for p in module.parameters()}
+    if len(devices) != 1:
+        raise ValueError("cross_modal_attention_triton: inputs and module parameters must be on "
+                         f"one device, got {sorted(str(d) for d in devices)}")
+    if lh.shape[0] == 0 or lh.shape[1] == 0:
+        raise ValueError(f"cross_modal_attention_triton: empty batch or sequence "
+                         f"(B, T) = {tuple(lh.shape[:2])}")
+    if not lh.is_cuda and not _interpreting():
+        raise ValueError("cross_modal_attention_triton: inputs are on the CPU; the Triton "
+                         "kernels need CUDA tensors (or TRITON_INTERPRET=1 for testing)")
+    if key_padding_mask is not None:
+        if (key_padding_mask.dtype != torch.bool
+                or tuple(key_padding_mask.shape) != tuple(lh.shape[:2])):
+            raise ValueError("cross_modal_attention_triton: key_padding_mask must be a bool "
+                             f"(B, T) = {tuple(lh.shape[:2])} tensor, got "
+                             f"{key_padding_mask.dtype} {tuple(key_padding_mask.shape)}")
+        if key_padding_mask.device != lh.device:
+            raise ValueError("cross_modal_attention_triton: key_padding_mask is on "
+                             f"{key_padding_mask.device}, inputs on {lh.device}")
+        # Every softmax row needs one valid key; costs a host sync, which the module's own
+        # check already pays on the same call. Data-dependent, so not under torch.compile.
+        if not torch.compiler.is_compiling() and bool(key_padding_mask.all(dim=1).any()):
+            raise ValueError("cross_modal_attention_triton: a sample is entirely padding")
+    if module.training and module.dropout > 0:
+        raise ValueError("cross_modal_attention_triton: attention dropout is not implemented; "
+                         "use dropout=0 or eval mode")
+    for name, att in module.attentions.items():
+        if not att._qkv_same_embed_dim or att.in_proj_bias is None or att.bias_k is not None \
+                or att.add_zero_attn:
+            raise ValueError(f"cross_modal_attention_triton: attention {name} must be a plain "
+                             "nn.MultiheadAttention with bias (as CrossModalAttention builds it)")
+
+
+def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
+                                 return_extras=False):
+    """Fused ``module.forward_reference``: same arguments, same returns.
+
+    Args:
+        module: a ``CrossModalAttention`` (its parameters are used, never redefined).
+        lh, rh, body: (B, T, 42), (B, T, 42), (B, T, 24); fp32, bf16 or fp16; any strides.
+        key_padding_mask: (B, T) bool, True = padding, or None.
+        return_extras: also return ``CrossModalExtras`` (attention maps from the kernels,
+            alignment features from ``module.alignment_features`` in plain torch).
+
+    Returns:
+        (lh_out, rh_out, body_out), plus the extras when requested. A modality that receives
+        no direction is returned as the input tensor itself, as in the reference.
+    """
+    from slr_fused.models.cross_modal import CrossModalExtras
+
+    if torch.compiler.is_compiling():
+        return cross_modal_attention_op(module, lh, rh, body, key_padding_mask, return_extras)
+    _validate(module, lh, rh, body, key_padding_mask)
+    plan = make_plan(module)
+    params = packed_parameters(module, plan)
+    want_maps = bool(return_extras) and bool(plan.maps)
+    results = CrossModalAttentionFunction.apply(
+        plan, want_maps, lh.contiguous(), rh.contiguous(), body.contiguous(), key_padding_mask,
+        *params)
+    return _assemble(plan, results, {"lh": lh, "rh": rh, "body": body}, module, return_extras,
+                     CrossModalExtras)
+
+
+# ----------------------------------------------------------------------------------------------
+# torch.library registration: one op for torch.compile and the profiler
+# ----------------------------------------------------------------------------------------------
+# The eager path above uses the autograd.Function (the cheapest Python boundary). Under
+# torch.compile the block goes through these ops instead, so Dynamo sees one opaque op with a
+# fake (meta) implementation rather than tracing into Triton launches. The plan travels as a
+# JSON string; O and the log-sum-exp are extra outputs because register_autograd can only save
+# inputs and outputs.
+
+
+@torch.library.custom_op("slr_fused::cross_modal_attention", mutates_args=())
+def _cma_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
+            key_padding_mask: Optional[torch.Tensor], params: List[torch.Tensor], config: str,
+            want_maps: bool) -> List[torch.Tensor]:
+    plan = plan_from_config(config)
+    feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
+    mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
+    outputs, maps, o, lse = cross_modal_attention_forward(plan, feats, mask8, params, want_maps)
+    return [*outputs, maps, o, lse]
+
+
+@_cma_op.register_fake
+def _cma_op_fake(lh, rh, body, key_padding_mask, params, config, want_maps):
+    plan = plan_from_config(config)
+    feats = {"lh": lh, "rh": rh, "body": body}
+    B, T = lh.shape[:2]
+    E, H = len(plan.directions), plan.heads
+    nmap = len(plan.maps) if want_maps else 0
+    return ([feats[m].new_empty(feats[m].shape) for m, _ in plan.targets]
+            + [lh.new_empty(nmap, B, T, T), lh.new_empty(E, B, T, H, plan.dhp, dtype=torch.float32),
+               lh.new_empty(E, B, H, T, dtype=torch.float32)])
+
+
+@torch.library.custom_op("slr_fused::cross_modal_attention_backward", mutates_args=())
+def _cma_backward_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
+                     key_padding_mask: Optional[torch.Tensor], params: List[torch.Tensor],
+                     o: torch.Tensor, lse: torch.Tensor, grad_outputs: List[torch.Tensor],
+                     grad_maps: Optional[torch.Tensor], config: str) -> List[torch.Tensor]:
+    plan = plan_from_config(config)
+    feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
+    mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
+    grad_feats, grad_params = cross_modal_attention_backward(
+        plan, feats, mask8, params, o, lse, list(grad_outputs), grad_maps)
+    dfeats = [grad_feats.get(m, torch.zeros_like(feats[m])) for m in MODALITY_CODES]
+    return dfeats + [torch.zeros_like(p) if g is None else g for p, g in zip(params, grad_params)]
+
+
+@_cma_backward_op.register_fake
+def _cma_backward_op_fake(lh, rh, body, key_padding_mask, params, o, lse, grad_outputs,
+                          grad_maps, config):
+    return [x.new_empty(x.shape) for x in (lh, rh, body)] + [p.new_empty(p.shape) for p in params]
+
+
+def _cma_op_setup_context(ctx, inputs, output):
+    lh, rh, body, mask, params, config, want_maps = inputs
+    plan = plan_from_config(config)
+    ctx.config, ctx.want_maps, ctx.n_targets = config, want_maps, len(plan.targets)
+    ctx.has_maps = want_maps and bool(plan.maps)
+    ctx.mask = mask
+    ctx.save_for_backward(lh, rh, body, output[-2], output[-1], *params)
+
+
+def _cma_op_backward(ctx, grads):
+    lh, rh, body, o, lse, *params = ctx.saved_tensors
+    feats = {"lh": lh, "rh": rh, "body": body}
+    plan = plan_from_config(ctx.config)
+    K = ctx.n_targets
+    grad_outputs = [g if g is not None else torch.zeros_like(feats[m])
+                    for g, (m, _) in zip(grads[:K], plan.targets)]
+    grad_maps = grads[K] if ctx.has_maps else None
+    res = _cma_backward_op(lh, rh, body, ctx.mask, params, o, lse, grad_outputs, grad_maps,
+                           ctx.config)
+    return res[0], res[1], res[2], None, list(res[3:]), None, None
+
+
+torch.library.register_autograd("slr_fused::cross_modal_attention", _cma_op_backward,
+                                setup_context=_cma_op_setup_context)
+
+
+def op_arguments(module, lh, rh, body, key_padding_mask=None, want_maps=False):
+    """Positional arguments of ``torch.ops.slr_fused.cross_modal_attention`` for a module."""
+    plan = make_plan(module)
+    return (lh, rh, body, key_padding_mask, pack_parameters(module, plan), plan_to_config(plan),
+            bool(want_maps) and bool(plan.maps))
+
+
+def cross_modal_attention_op(module, lh, rh, body, key_padding_mask=None, return_extras=False):
+    """:func:`cross_modal_attention_triton` through the registered op (what torch.compile sees)."""
+    from slr_fused.models.cross_modal import CrossModalExtras
+
+    _validate(module, lh, rh, body, key_padding_mask)
+    plan = make_plan(module)
+    args = op_arguments(module, lh, rh, body, key_padding_mask, return_extras)
+    results = torch.ops.slr_fused.cross_modal_attention(*args)
+    return _assemble(plan, results, {"lh": lh, "rh": rh, "body": body}, module, return_extras,
+                     CrossModalExtras)
+
+
+def _assemble(plan, results, hidden, module, return_extras, extras_cls):
+    by_target = {m: results[k] for k, (m, _) in enumerate(plan.targets)}
+    outputs = tuple(by_target.get(m, hidden[m]) for m in MODALITY_CODES)
+    if not return_extras:
+        return outputs
+    maps = results[len(plan.targets)]
+    extras = extras_cls()
+    for j, (name, _) in enumerate(plan.maps):
+        extras.attention[name] = maps[j]
+    extras.alignment = module.alignment_features(hidden)
+    return outputs, extras
+
+
+# ----------------------------------------------------------------------------------------------
+# FLOPs
+# ----------------------------------------------------------------------------------------------
+
+
+def cross_modal_attention_flops(module, batch: int, length: int) -> int:
+    """Analytic FLOPs of the block's forward, one multiply-add = one flop (fvcore's convention).
+
+    Counts every matrix product of the reference: per direction i <- j the projection
+    (T d_j d_i), the q/k/v in-projections (3 T d_i^2), scores and probabilities @ values
+    (2 T^2 d_i over all heads), the out-projection (T d_i^2); per target the gate
+    (T (1 + |S_i|) d_i^2). Softmax, sigmoid, LayerNorm and the elementwise ops are not counted,
+    as fvcore's defaults skip them; use it as the handle for this op (fvcore cannot see inside
+    it) or to check an fvcore count of the reference, whose SDPA call fvcore also skips.
+    """
+    dims, T = module.dims, int(length)
+    total = 0
+    for t, s in module.directions:
+        d = dims[t]
+        total += T * dims[s] * d + 3 * T * d * d + 2 * T * T * d + T * d * d
+    if module.use_gating:
+        for m, srcs in module.sources.items():
+            if srcs:
+                total += T * (1 + len(srcs)) * dims[m] * dims[m]
+    return int(batch) * total

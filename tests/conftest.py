@@ -4,6 +4,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# The Triton kernels run on the CPU interpreter where there is no GPU. The variable must be set
+# before any @triton.jit decorator runs, whichever test module imports the kernels first.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

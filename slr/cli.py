@@ -238,7 +238,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "predict":
             from .extract.cli import run_predict
             return run_predict(args)
-    except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError) as error:
+    except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError,
+            OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

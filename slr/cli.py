@@ -196,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .extract.cli import add_extract_parser, add_predict_parser
     add_extract_parser(sub)
     add_predict_parser(sub)
+    from .bench.cli import add_bench_parser
+    add_bench_parser(sub)
     return parser
 
 
@@ -238,6 +240,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "predict":
             from .extract.cli import run_predict
             return run_predict(args)
+        elif args.command == "bench":
+            from .bench.cli import run_bench
+            return run_bench(args)
     except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError,
             OSError) as error:
         print(f"error: {error}", file=sys.stderr)

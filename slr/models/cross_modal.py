@@ -254,7 +254,8 @@ def check_inputs(lh, rh, body, key_padding_mask, dims) -> None:
                              f"got {tuple(x.shape)}")
         if not x.is_floating_point():
             raise TypeError(f"cross-modal attention: {name} must be floating point, got {x.dtype}")
-    shapes = {n: tuple(x.shape[:2]) for n, x in named.items()}
+    # Compare sizes with int(): under torch.jit.trace (fvcore) sizes are 0-d tensors and unhashable.
+    shapes = {n: (int(x.shape[0]), int(x.shape[1])) for n, x in named.items()}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"cross-modal attention: batch and length must agree, got {shapes}")
     if len({x.dtype for x in named.values()}) != 1 or len({x.device for x in named.values()}) != 1:

@@ -1,0 +1,267 @@
+"""The ablation table: every configuration trained on one dataset with a fixed budget and seeds.
+
+``python -m slr_fused.bench.ablation`` (or ``slr bench ablation``) trains each configuration of
+:data:`ABLATION_CONFIGS` for ``--epochs`` epochs with each seed (seeds outer, configurations
+inner, so any drift of the machine during the run hits every configuration alike), and writes
+``<output>/<name>-<device>.{json,md,png}``: per run the test top-1/top-5 at the last epoch, and
+per configuration the mean, min and max over seeds, parameters, seconds per epoch, inference
+time per sample (batch 1) and FLOPs per sample. A difference smaller than the seed-to-seed spread
+is not a result; the Markdown says so next to the numbers.
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+from slr_fused.atomic import atomic_write
+from slr_fused.info import MODEL_VARIANTS
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bsl16"
+
+# Every configuration of `slr info --model`, trained the way the seed trains it: with CMCL where
+# the block exists (CMCL needs its attention maps), plus the full model without CMCL, so the
+# table separates the block's effect from the loss's.
+ABLATION_CONFIGS = tuple(
+    (name, dict(overrides, use_cmcl=overrides.get("use_cross_attention", True)))
+    for name, overrides in MODEL_VARIANTS
+) + (("bidirectional h=3, no CMCL", dict(use_cmcl=False)),)
+
+
+def dataset_paths(data: str) -> Dict[str, str]:
+    """``<dir>/<name>_{train,val,test}.csv`` of a dataset folder (one set of CSVs in it)."""
+    folder = Path(data)
+    trains = sorted(folder.glob("*_train.csv"))
+    if len(trains) != 1:
+        raise ValueError(f"expected one *_train.csv in {folder}, found {len(trains)}")
+    stem = trains[0].name[:-len("_train.csv")]
+    paths = {split: folder / f"{stem}_{split}.csv" for split in ("train", "val", "test")}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise ValueError(f"dataset files missing: {', '.join(missing)}")
+    return {k: str(v) for k, v in paths.items()}
+
+
+def select_configs(names: Optional[Sequence[str]]):
+    if not names:
+        return ABLATION_CONFIGS
+    known = {name: overrides for name, overrides in ABLATION_CONFIGS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown configurations {unknown}; choose from {list(known)}")
+    return tuple((n, known[n]) for n in names)
+
+
+def train_one(paths: Dict[str, str], overrides: dict, seed: int, epochs: int, batch_size: int,
+              runs_dir: str, log: Callable[[str], None]) -> Dict[str, object]:
+    """One training run; returns its last-epoch metrics and per-epoch timings."""
+    from slr_fused.training import TrainConfig, train
+    config = TrainConfig(
+        experiment_name=f"ablation-seed{seed}", training_set_path=paths["train"],
+        validation_set_path=paths["val"], testing_set_path=paths["test"], epochs=epochs,
+        batch_size=batch_size, seed=seed, kernel="reference", device="cpu",
+        # A short budget would otherwise decay the learning rate after its first epoch (the
+        # default milestones sit at 60% and 80% of the run): keep 1e-4 constant within it.
+        scheduler_milestones=(epochs + 1,), save_checkpoints=False, runs_dir=runs_dir,
+        progress=False, **overrides)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train(config, log=lambda line: None)
+    history = result["history"]
+    last = history[-1]
+    return {"test_top1": last["test"]["top1"], "test_top5": last["test"]["top5"],
+            "val_top1": last["val"]["top1"],
+            "epoch_seconds": [r["epoch_seconds"] for r in history],
+            "train_samples_per_second": [r["samples_per_second"] for r in history]}
+
+
+def model_costs(chosen, num_classes: int, length: int, repeats: int) -> Dict[str, dict]:
+    """Parameters, FLOPs and batch-1 latency per sample of each configuration (reference, eager).
+
+    Latency is measured interleaved over the configurations (as `slr bench` does), so a slow
+    moment of the machine does not land on one configuration only.
+    """
+    from slr_fused.bench.flops import count_flops
+    from slr_fused.bench.model_cost import build_model, measure_cell, random_inputs, setup_eager
+    from slr_fused.bench.timing import summarize
+    from slr_fused.models.siformer import count_parameters
+    x = random_inputs(1, length)
+    models, runners, costs = {}, {}, {}
+    for name, overrides in chosen:
+        torch.manual_seed(0)
+        model = build_model({k: v for k, v in overrides.items() if k != "use_cmcl"}, num_classes)
+        models[name] = model
+        runners[name] = setup_eager(model, None)
+        costs[name] = {"params": count_parameters(model),
+                       "block_params": count_parameters(model.cross_modal),
+                       "flops_per_sample": count_flops(model, x)["total"]}
+    samples = measure_cell(runners, x, repeats, warmup=3)
+    for name in runners:
+        costs[name]["latency_b1"] = summarize(samples[name])
+    return costs
+
+
+def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence[int] = (1, 2),
+                 batch_size: int = 24, configs: Optional[Sequence[str]] = None,
+                 latency_repeats: int = 20, length: int = 30,
+                 log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Train every configuration with every seed; returns the result dict (see module doc)."""
+    from slr_fused.bench.timing import environment
+    from slr_fused.data.dataset import PoseDataset
+    if epochs < 1 or not seeds:
+        raise ValueError("the ablation needs at least one epoch and one seed")
+    paths = dataset_paths(data)
+    chosen = select_configs(configs)
+    num_classes = max(PoseDataset(p).num_classes for p in paths.values())
+    runs: List[Dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="slr-ablation-") as runs_dir:
+        for seed in seeds:
+            for name, overrides in chosen:
+                record = train_one(paths, overrides, seed, epochs, batch_size, runs_dir, log)
+                record.update(config=name, seed=seed)
+                runs.append(record)
+                log(f"seed {seed} {name:38} test top-1 {record['test_top1']:.4f} top-5 "
+                    f"{record['test_top5']:.4f} ({statistics.mean(record['epoch_seconds']):.1f} s/epoch)")
+    costs = model_costs(chosen, num_classes, length, latency_repeats)
+    return {"kind": "ablation", "environment": environment(),
+            "budget": {"dataset": str(Path(data)), "epochs": epochs, "seeds": list(seeds),
+                       "batch_size": batch_size, "lr": 1e-4, "lr_schedule": "constant",
+                       "kernel": "reference", "latency_length": length,
+                       "latency_repeats": latency_repeats, "num_classes": num_classes},
+            "runs": runs, "configs": summarize_runs(runs, chosen, costs)}
+
+
+def summarize_runs(runs: List[dict], chosen, costs: Dict[str, dict]) -> List[dict]:
+    """Per configuration: mean/min/max/spread of test top-1 and top-5 over seeds, with costs."""
+    rows = []
+    for name, overrides in chosen:
+        mine = [r for r in runs if r["config"] == name]
+        if not mine:
+            continue
+        top1 = [r["test_top1"] for r in mine]
+        top5 = [r["test_top5"] for r in mine]
+        epoch_s = [s for r in mine for s in r["epoch_seconds"]]
+        rows.append({
+            "config": name, "use_cmcl": bool(overrides.get("use_cmcl", False)), "seeds": len(mine),
+            "top1_mean": statistics.mean(top1), "top1_min": min(top1), "top1_max": max(top1),
+            "top1_spread": max(top1) - min(top1),
+            "top5_mean": statistics.mean(top5), "top5_min": min(top5), "top5_max": max(top5),
+            "epoch_seconds_median": statistics.median(epoch_s),
+            **costs[name]})
+    if rows:
+        base = rows[0]
+        for row in rows:
+            row["top1_delta_vs_first"] = row["top1_mean"] - base["top1_mean"]
+    return rows
+
+
+def markdown_table(result: Dict[str, object]) -> str:
+    budget = result["budget"]
+    env = result["environment"]
+    rows = result["configs"]
+    spread = max((r["top1_spread"] for r in rows), default=0.0)
+    lines = [
+        f"Ablation on `{Path(budget['dataset']).name}`: {budget['epochs']} epoch(s) x "
+        f"{len(budget['seeds'])} seed(s) {budget['seeds']} per configuration, batch "
+        f"{budget['batch_size']}, lr {budget['lr']} ({budget['lr_schedule']}), "
+        f"{budget['kernel']} backend; test split at the last epoch. {env['device']} "
+        f"({env['torch_num_threads']} threads), torch {env['versions']['torch']}, commit "
+        f"`{env['git_commit'][:12]}`, {env['date']}.",
+        "",
+        "| configuration | CMCL | top-1 mean [min, max] | top-5 mean | params | block | s/epoch "
+        "| inference ms/sample (b=1, T=%d) | MFLOPs/sample |" % budget["latency_length"],
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['config']} | {'yes' if r['use_cmcl'] else 'no'} | {r['top1_mean']:.4f} "
+            f"[{r['top1_min']:.4f}, {r['top1_max']:.4f}] | {r['top5_mean']:.4f} | "
+            f"{r['params']:,} | {r['block_params']:,} | {r['epoch_seconds_median']:.1f} | "
+            f"{1e3 * r['latency_b1']['median']:.2f} | {r['flops_per_sample'] / 1e6:.1f} |")
+    lines += ["", f"Largest seed-to-seed spread of top-1 in this table: {spread:.4f} "
+              f"({100 * spread:.1f} points). A difference between configurations smaller than "
+              f"this spread is not a result."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: Dict[str, object], path: Path) -> None:
+    """Accuracy (mean, min-max bars over seeds) against batch-1 latency per sample."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for r in result["configs"]:
+        x = 1e3 * r["latency_b1"]["median"]
+        y = r["top1_mean"]
+        # A legend rather than annotations: configurations with equal accuracy and close
+        # latency would print their names on top of each other.
+        ax.errorbar([x], [y], yerr=[[y - r["top1_min"]], [r["top1_max"] - y]], fmt="o",
+                    capsize=3, label=r["config"] + (" + CMCL" if r["use_cmcl"] else ""))
+    budget = result["budget"]
+    ax.set_xlabel(f"inference ms/sample (batch 1, T={budget['latency_length']}, "
+                  f"{result['environment']['device']})")
+    ax.set_ylabel("test top-1 (mean, min-max over seeds)")
+    ax.set_title(f"{Path(budget['dataset']).name}: {budget['epochs']} epochs x "
+                 f"{len(budget['seeds'])} seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120))
+    plt.close(fig)
+
+
+def write_outputs(result: Dict[str, object], output_dir, name: str = "ablation") -> Dict[str, Path]:
+    """``<name>-<device>.json``, ``.md`` and ``.png`` in ``output_dir``; returns the paths."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stem = output_dir / f"{name}-{result['environment']['device']}"
+    paths = {"json": stem.with_suffix(".json"), "md": stem.with_suffix(".md"),
+             "png": stem.with_suffix(".png")}
+    atomic_write(paths["json"], lambda h: h.write(json.dumps(result, indent=2).encode()))
+    atomic_write(paths["md"], lambda h: h.write(markdown_table(result).encode()))
+    plot(result, paths["png"])
+    return paths
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help="folder with <name>_{train,val,test}.csv (default: ../shared/data/bsl16)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per run (default 2)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds (default 1 2)")
+    parser.add_argument("--batch_size", type=int, default=24)
+    parser.add_argument("--configs", nargs="+", default=None,
+                        help="configuration names (default: all); see ABLATION_CONFIGS")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--output", default=str(Path(__file__).resolve().parent / "results"))
+    parser.add_argument("--name", default="ablation")
+
+
+def run_from_args(args) -> Dict[str, Path]:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = run_ablation(args.data, args.epochs, args.seeds, args.batch_size, args.configs)
+    paths = write_outputs(result, args.output, args.name)
+    print(markdown_table(result))
+    print("Wrote " + ", ".join(str(p) for p in paths.values()))
+    return paths
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m slr_fused.bench.ablation", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        run_from_args(args)
+    except ValueError as error:
+        print(f"error: {error}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""``slr bench``: model cost (default) and ``slr bench ablation``; thin wrappers.
+
+The work is in :func:`slr_fused.bench.model_cost.run_model_cost` and
+:func:`slr_fused.bench.ablation.run_ablation`, which take the same options.
+"""
+
+
+def add_bench_parser(subparsers) -> None:
+    """Register ``bench`` (with its ``ablation`` subcommand) on the ``slr`` subparsers."""
+    from . import ablation, model_cost
+    bench = subparsers.add_parser(
+        "bench", help="model cost of every configuration (params, FLOPs, latency, training "
+                      "cost); `slr bench ablation` trains the ablation table",
+        description="Without a subcommand: parameters, FLOPs, latency, throughput and training "
+                    "cost of every configuration, written to bench/results/"
+                    "model-cost-<device>.{json,md} (a few minutes on a CPU).")
+    model_cost.add_arguments(bench)
+    sub = bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
+    sub.required = False
+    table = sub.add_parser("ablation", help="train every configuration with fixed budget and "
+                                            "seeds; writes the table (JSON, Markdown) and a plot")
+    ablation.add_arguments(table)
+
+
+def run_bench(args) -> int:
+    """Run what ``args`` asks; errors are ValueError with one sentence (the CLI exits 2)."""
+    if getattr(args, "bench_command", None) == "ablation":
+        from .ablation import run_from_args
+        run_from_args(args)
+        return 0
+    from .model_cost import run_from_args
+    run_from_args(args)
+    return 0

@@ -1,0 +1,83 @@
+"""Timing statistics and the environment record every benchmark result carries."""
+
+import datetime
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Dict, Sequence
+
+import numpy as np
+import torch
+
+PERCENTILES = (20, 50, 80)
+
+
+def summarize(samples: Sequence[float]) -> Dict[str, float]:
+    """Median with 20th/80th percentiles, min, max and count (STYLE.md's benchmark statistics)."""
+    values = np.asarray(samples, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("no timing samples to summarize")
+    p20, p50, p80 = np.percentile(values, PERCENTILES)
+    return {"median": float(p50), "p20": float(p20), "p80": float(p80),
+            "min": float(values.min()), "max": float(values.max()), "n": int(values.size)}
+
+
+def time_call(fn: Callable[[], object]) -> float:
+    """Wall-clock seconds of one call (CPU: synchronous; CUDA: synchronised before and after)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def device_tag() -> str:
+    """``cpu-<threads>c`` or the GPU name, for result file names."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0).lower().replace(" ", "-")
+    return f"cpu-{torch.get_num_threads()}c"
+
+
+def git_commit() -> str:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10)
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment() -> Dict[str, object]:
+    """Device, versions, threads, git commit and date: what a number needs to be comparable."""
+    from slr_fused import __version__
+    from slr_fused.info import package_version
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "device": device_tag(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_num_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {"slr_fused": __version__, "torch": torch.__version__,
+                     **{name: package_version(name) for name in
+                        ("numpy", "fvcore", "onnx", "onnxruntime", "triton", "tensorrt")}},
+        "git_commit": git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -501,16 +501,8 @@ def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m slr_fused.bench.model_cost",
-                                     description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        run_from_args(args)
-    except ValueError as error:
-        print(f"error: {error}")
-        return 2
-    return 0
+    from slr_fused.bench.timing import standalone_main
+    return standalone_main("python -m slr_fused.bench.model_cost", __doc__, add_arguments, run_from_args, argv)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,18 @@ def environment() -> Dict[str, object]:
         "git_commit": git_commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def standalone_main(prog: str, doc: str, add_arguments, run_from_args, argv=None) -> int:
+    """Entry point of ``python -m slr_fused.bench.<module>``: the same flags as ``slr bench``."""
+    import argparse
+    import sys
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        run_from_args(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -22,7 +22,7 @@ import logging
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Set
 
 import torch
 from torch import nn

@@ -23,7 +23,7 @@ from .. import __version__
 from ..atomic import atomic_write
 from .onnx import (INPUT_NAMES, MASK_NAME, MODALITY_OF_INPUT, OUTPUT_NAME, ExportError, _as_proto,
                    check_tensorrt_compatible, read_metadata, sha256_file)
-from .runtime import ModelMismatchError, PoseRunner, check_interface
+from .runtime import PoseRunner, check_interface
 from ..data.joints import FEATURE_DIMS
 
 PRECISIONS = ("fp32", "fp16")

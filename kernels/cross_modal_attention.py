@@ -1055,7 +1055,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
     """
     wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb = params
     lh = feats["lh"]
-    dev, f32 = lh.device, torch.float32
+    f32 = torch.float32
     B, T = lh.shape[:2]
     E, K, H, DP, DHP = len(plan.directions), len(plan.targets), plan.heads, plan.dp, plan.dhp
     block_m, block_n = _block_sizes(T)

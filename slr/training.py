@@ -182,12 +182,6 @@ def evaluate_counts(model: SiFormer, loader: DataLoader, device: torch.device, a
     return hits1, hits5, total
 
 
-def evaluate(model: SiFormer, loader: DataLoader, device: torch.device) -> Dict[str, float]:
-    """Top-1 and top-5 accuracy over a loader."""
-    hits1, hits5, total = evaluate_counts(model, loader, device)
-    return {"top1": hits1 / total, "top5": hits5 / total}
-
-
 def build_model_config(config: TrainConfig, num_classes: int) -> SiFormerConfig:
     return SiFormerConfig(
         num_classes=num_classes, num_enc_layers=config.num_enc_layers,

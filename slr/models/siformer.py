@@ -8,7 +8,7 @@ attention and early exit are not reproduced), and every attention ignores padded
 """
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import torch

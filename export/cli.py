@@ -1,7 +1,8 @@
-"""``slr export onnx`` and ``slr export tensorrt``: argument parsing and printing only.
+"""``slr export onnx|tensorrt|aoti``: argument parsing and printing only.
 
-The work is in :func:`slr_fused.export.onnx.export_onnx` and
-:func:`slr_fused.export.tensorrt.build_engine`, which take the same options. Errors are
+The work is in :func:`slr_fused.export.onnx.export_onnx`,
+:func:`slr_fused.export.tensorrt.build_engine` and :func:`slr_fused.export.aoti.export_aoti`,
+which take the same options. Errors are
 ``ValueError``/``RuntimeError`` subclasses with one sentence; ``slr``'s main prints them as
 ``error: <message>`` and exits with status 2.
 """
@@ -13,8 +14,9 @@ from .onnx import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 
 
 def add_export_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``export`` (with ``onnx`` and ``tensorrt``) to the ``slr`` subcommands."""
-    export = subparsers.add_parser("export", help="export a trained model to ONNX or a TensorRT engine")
+    """Add ``export`` (with ``onnx``, ``tensorrt`` and ``aoti``) to the ``slr`` subcommands."""
+    export = subparsers.add_parser(
+        "export", help="export a trained model to ONNX, a TensorRT engine or an AOTInductor package")
     formats = export.add_subparsers(dest="export_format", metavar="FORMAT")
     formats.required = True
 
@@ -58,6 +60,24 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     trt.add_argument("--print-trtexec", action="store_true",
                      help="print the equivalent trtexec command instead of building (needs no "
                           "TensorRT here)")
+
+    aoti = formats.add_parser(
+        "aoti", help="checkpoint -> AOTInductor .pt2 package (PyTorch, compiled ahead of time; "
+                     "keeps the fused Triton block)")
+    aoti.add_argument("checkpoint", help="model file written by `slr train`")
+    aoti.add_argument("--output", "-o", required=True, help="the .pt2 package to write")
+    aoti.add_argument("--kernel", choices=("auto", "reference", "triton"), default="auto",
+                      help="cross-modal block inside the package (default: triton on CUDA, "
+                           "else the reference)")
+    aoti.add_argument("--device", default="auto",
+                      help="cpu, cuda or cuda:N: the package runs on this device type "
+                           "(default: cuda when available)")
+    aoti.add_argument("--with-mask", action="store_true",
+                      help="add the padding_mask input (True = padded frame)")
+    aoti.add_argument("--max-batch", type=int, default=1024,
+                      help="largest batch the package accepts (default: %(default)s)")
+    aoti.add_argument("--no-verify", dest="verify", action="store_false",
+                      help="skip the package vs eager model check on random inputs")
     return export
 
 
@@ -96,5 +116,18 @@ def run_export(args: argparse.Namespace, log: Callable[[str], None] = print) -> 
         build_engine(args.onnx, args.output, precision=args.precision, profile=profile,
                      timing_cache=args.timing_cache, int8_calib=args.int8_calib,
                      workspace_gib=args.workspace_gib, log=log)
+        return 0
+    if args.export_format == "aoti":
+        from .aoti import export_aoti
+        summary = export_aoti(args.checkpoint, args.output, kernel=args.kernel, device=args.device,
+                              with_mask=args.with_mask, max_batch=args.max_batch,
+                              verify=args.verify, log=log)
+        meta = summary["metadata"]
+        log(f"Exported {summary['path']} for {meta['device_type']} (cross-modal block: "
+            f"{meta['kernel']}) in {summary['compile_seconds']:.0f} s; batch 1-{meta['max_batch']},"
+            f" length 1-{meta['max_frames']}")
+        if "max_abs_diff" in summary:
+            log(f"Package vs eager PyTorch on random inputs: max |logit difference| "
+                f"{summary['max_abs_diff']:.2e}")
         return 0
     raise ValueError(f"unknown export format {args.export_format!r}")

@@ -1181,6 +1181,7 @@ class CrossModalAttentionFunction(torch.autograd.Function):
 
 def _validate(module, lh, rh, body, key_padding_mask) -> None:
     """What the launchers rely on; ``check_inputs`` of the module runs before this."""
+    from slr_fused.models.cross_modal import leading_sizes
     named = {"lh": lh, "rh": rh, "body": body}
     for name, x in named.items():
         if not isinstance(x, torch.Tensor):
@@ -1192,7 +1193,7 @@ def _validate(module, lh, rh, body, key_padding_mask) -> None:
         if x.dtype not in SUPPORTED_DTYPES:
             raise TypeError(f"cross_modal_attention_triton: {name} has dtype {x.dtype}; the "
                             f"kernels take float32, bfloat16 or float16 (use backend='reference')")
-    if len({tuple(x.shape[:2]) for x in named.values()}) != 1:
+    if any(leading_sizes(x) != leading_sizes(lh) for x in named.values()):
         raise ValueError("cross_modal_attention_triton: lh, rh and body must agree on batch and "
                          f"length, got {[tuple(x.shape[:2]) for x in named.values()]}")
     if len({x.dtype for x in named.values()}) != 1:

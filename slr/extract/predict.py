@@ -20,7 +20,7 @@ from ..data.dataset import PoseDataset, collate_poses
 from .extractor import ExtractOptions, ensure_pose_model, extract_video
 from .video import VIDEO_SUFFIXES
 
-EXPORTED_SUFFIXES = (".onnx", ".engine", ".trt", ".plan")
+EXPORTED_SUFFIXES = (".onnx", ".engine", ".trt", ".plan", ".pt2")
 
 
 class PredictionError(ValueError):
@@ -107,7 +107,8 @@ def _class_name(names: Sequence[str], label: int) -> str:
 
 
 def load_predictor(path, device: str = "cpu") -> Model:
-    """A checkpoint (``.pt`` from training) or, through slr_fused.export, an ONNX/TensorRT file."""
+    """A checkpoint (``.pt`` from training) or, through slr_fused.export, an ONNX file, a
+    TensorRT engine or an AOTInductor package (``.pt2``)."""
     path = Path(path)
     if path.suffix.lower() in EXPORTED_SUFFIXES:
         return _load_exported(path, device)
@@ -128,21 +129,30 @@ def load_predictor(path, device: str = "cpu") -> Model:
 
 
 def _load_exported(path: Path, device: str) -> Model:
-    """An ONNX file (ONNX Runtime) or TensorRT engine, through slr_fused.export's runners.
+    """An ONNX file (ONNX Runtime), TensorRT engine or AOTInductor package, through
+    slr_fused.export's runners.
 
     The runners take the model's call interface; what a checkpoint's config says (classes,
     lengths) comes from the export's metadata and its input shapes instead.
     """
-    onnx = path.suffix.lower() == ".onnx"
+    suffix = path.suffix.lower()
+    onnx = suffix == ".onnx"
     try:
         if onnx:
             from ..export.runtime import OnnxRuntimeRunner as runner_class
+        elif suffix == ".pt2":
+            from ..export.aoti import AotiRunner as runner_class
         else:
             from ..export.tensorrt import TensorRTRunner as runner_class
     except ImportError as error:
-        raise PredictionError(f"{path}: ONNX/TensorRT models need slr_fused.export, which cannot be "
+        raise PredictionError(f"{path}: exported models need slr_fused.export, which cannot be "
                               f"imported here ({error}); predict with the .pt checkpoint") from None
-    if onnx:
+    if suffix == ".pt2":
+        from ..training import pick_device
+        # auto: the device the package was compiled for (it runs nowhere else).
+        runner = runner_class(path, device=None if device == "auto" else pick_device(device))
+        metadata = runner.metadata
+    elif onnx:
         providers = (["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda")
                      else ["CPUExecutionProvider"])
         runner = runner_class(path, providers=providers)

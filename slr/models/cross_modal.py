@@ -242,6 +242,16 @@ class CrossModalAttention(nn.Module):
         return pairs
 
 
+def leading_sizes(x: torch.Tensor) -> tuple:
+    """(batch, length) of a (B, T, D) tensor, comparable with ``==`` in every tracing mode.
+
+    Under ``torch.jit.trace`` (fvcore) sizes are 0-d tensors, so they become ints; under
+    ``torch.export`` they are symbolic and must stay so (``int()`` would fix a dynamic batch to
+    the example's), which also rules out putting them in a set.
+    """
+    return tuple(int(s) if isinstance(s, torch.Tensor) else s for s in x.shape[:2])
+
+
 def check_inputs(lh, rh, body, key_padding_mask, dims) -> None:
     """One clear error for each way the block's inputs can be wrong."""
     named = {"lh": lh, "rh": rh, "body": body}
@@ -253,9 +263,8 @@ def check_inputs(lh, rh, body, key_padding_mask, dims) -> None:
                              f"got {tuple(x.shape)}")
         if not x.is_floating_point():
             raise TypeError(f"cross-modal attention: {name} must be floating point, got {x.dtype}")
-    # Compare sizes with int(): under torch.jit.trace (fvcore) sizes are 0-d tensors and unhashable.
-    shapes = {n: (int(x.shape[0]), int(x.shape[1])) for n, x in named.items()}
-    if len(set(shapes.values())) != 1:
+    shapes = {n: leading_sizes(x) for n, x in named.items()}
+    if any(shape != shapes["lh"] for shape in shapes.values()):
         raise ValueError(f"cross-modal attention: batch and length must agree, got {shapes}")
     if len({x.dtype for x in named.values()}) != 1 or len({x.device for x in named.values()}) != 1:
         raise ValueError("cross-modal attention: lh, rh and body must share dtype and device, got "

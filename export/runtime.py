@@ -173,7 +173,42 @@ class OnnxRuntimeRunner(PoseRunner):
         max_frames = int(metadata["max_frames"]) if "max_frames" in metadata else None
         self.length_range = (static_length, static_length) if static_length else (1, max_frames)
 
+        # With the CUDA provider, inputs and logits stay in GPU memory (I/O binding) instead of a
+        # round trip through numpy on every call.
+        self.bind_device = (torch.device("cuda", self._cuda_device_id())
+                            if self.session.get_providers()[0] == "CUDAExecutionProvider" else None)
+        self.num_classes = int(metadata["num_classes"]) if "num_classes" in metadata else None
+
+    def _cuda_device_id(self) -> int:
+        options = self.session.get_provider_options().get("CUDAExecutionProvider", {})
+        return int(options.get("device_id", 0))
+
     def _run(self, feeds, device):
+        if self.bind_device is not None and self.num_classes is not None:
+            return self._run_bound(feeds, self.bind_device).to(device)
         arrays = {name: t.detach().cpu().numpy() for name, t in feeds.items()}
         (logits,) = self.session.run([OUTPUT_NAME], arrays)
         return torch.from_numpy(logits).to(device)
+
+    def _run_bound(self, feeds, target: torch.device) -> torch.Tensor:
+        """One run with I/O binding: ONNX Runtime reads and writes torch tensors on ``target``."""
+        binding = self.session.io_binding()
+        index = target.index or 0
+        kept = []   # the bound memory must outlive the run
+        for name, tensor in feeds.items():
+            tensor = tensor.detach().to(target).contiguous()
+            kept.append(tensor)
+            binding.bind_input(name, target.type, index, _NUMPY_DTYPES[tensor.dtype],
+                               tuple(tensor.shape), tensor.data_ptr())
+        logits = torch.empty((kept[0].shape[0], self.num_classes), dtype=torch.float32,
+                             device=target)
+        binding.bind_output(OUTPUT_NAME, target.type, index, np.float32, tuple(logits.shape),
+                            logits.data_ptr())
+        if target.type == "cuda":
+            torch.cuda.current_stream(target).synchronize()   # inputs written by torch's stream
+        self.session.run_with_iobinding(binding)
+        binding.synchronize_outputs()
+        return logits
+
+
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.bool: np.bool_}

@@ -213,6 +213,19 @@ def test_onnx_runtime_matches_pytorch_on_random_inputs(exported, checkpoint, bat
                         body.view(batch, length, 12, 2), mask), expected, FP32_TOLERANCE, "4-D inputs")
 
 
+def test_io_binding_path_matches_the_numpy_path(exported):
+    """The CUDA provider runs through I/O binding (tensors stay on the GPU); the same code bound
+    to CPU memory is tested here against the plain numpy path."""
+    runner = OnnxRuntimeRunner(exported[0])
+    assert runner.bind_device is None and runner.num_classes == 16   # CPU provider: numpy path
+    lh, rh, body, mask = random_inputs(3, 12, seed=4, padded_from=7)
+    plain = runner(lh, rh, body, mask)
+    runner.bind_device = torch.device("cpu")
+    bound = runner(lh, rh, body, mask)
+    assert bound.dtype == torch.float32 and bound.shape == plain.shape
+    assert_close(bound, plain, 0.0, "I/O binding vs numpy")
+
+
 def test_padding_is_ignored_like_pytorch(exported):
     runner = OnnxRuntimeRunner(exported[0])
     lh, rh, body, _ = random_inputs(1, 10, seed=9)

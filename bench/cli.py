@@ -1,13 +1,14 @@
-"""``slr bench``: model cost (default) and ``slr bench ablation``; thin wrappers.
+"""``slr bench``: model cost (default), ``slr bench ablation`` and ``slr bench deployment``.
 
-The work is in :func:`slr_fused.bench.model_cost.run_model_cost` and
-:func:`slr_fused.bench.ablation.run_ablation`, which take the same options.
+Thin wrappers: the work is in :func:`slr_fused.bench.model_cost.run_model_cost`,
+:func:`slr_fused.bench.ablation.run_ablation` and
+:func:`slr_fused.bench.deployment.run_deployment`, which take the same options.
 """
 
 
 def add_bench_parser(subparsers) -> None:
     """Register ``bench`` (with its ``ablation`` subcommand) on the ``slr`` subparsers."""
-    from . import ablation, model_cost
+    from . import ablation, deployment, model_cost
     bench = subparsers.add_parser(
         "bench", help="model cost of every configuration (params, FLOPs, latency, training "
                       "cost); `slr bench ablation` trains the ablation table",
@@ -20,12 +21,21 @@ def add_bench_parser(subparsers) -> None:
     table = sub.add_parser("ablation", help="train every configuration with fixed budget and "
                                             "seeds; writes the table (JSON, Markdown) and a plot")
     ablation.add_arguments(table)
+    runtimes = sub.add_parser("deployment", help="latency and throughput of every runtime "
+                                                 "(eager, compile, AOTInductor, ONNX Runtime, "
+                                                 "TensorRT; fused kernel on CUDA)")
+    deployment.add_arguments(runtimes)
 
 
 def run_bench(args) -> int:
     """Run what ``args`` asks; errors are ValueError with one sentence (the CLI exits 2)."""
-    if getattr(args, "bench_command", None) == "ablation":
+    command = getattr(args, "bench_command", None)
+    if command == "ablation":
         from .ablation import run_from_args
+        run_from_args(args)
+        return 0
+    if command == "deployment":
+        from .deployment import run_from_args
         run_from_args(args)
         return 0
     from .model_cost import run_from_args

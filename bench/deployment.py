@@ -1,0 +1,351 @@
+"""Which runtime serves a trained SiFormer fastest: every deployment path, side by side.
+
+    slr bench deployment                       # this machine's device, batch 1 and 32, T = 204
+    python -m slr_fused.bench.deployment --runtimes eager aoti onnxruntime --batches 1 32
+
+It answers the deployment question: at batch 1 and 32, is ONNX Runtime (CUDA provider on a GPU)
+or ``torch.compile``/AOTInductor of the model with the fused Triton block faster, and where do
+TensorRT engines land. Every runtime runs the baseline and the BMHCMA model (bidirectional,
+3 heads, 100 classes, random weights: timing does not depend on training), so the block's
+overhead under each runtime comes out of the same run.
+
+Runtimes (one ``setup_*`` each; one that cannot run here is listed with its reason):
+  eager            PyTorch eager, reference block
+  eager-triton     PyTorch eager, fused block (CUDA)
+  compile          torch.compile (inductor, static shapes, compiled during warm-up)
+  compile-triton   torch.compile with the fused block as one opaque op (CUDA)
+  aoti             AOTInductor package (``slr export aoti --kernel reference``)
+  aoti-triton      AOTInductor package with the fused block inside (CUDA)
+  onnxruntime      ONNX Runtime on the same ONNX file a deployment uses: the CUDA provider with
+                   I/O binding on a GPU (needs onnxruntime-gpu), the CPU provider elsewhere
+  tensorrt-fp32, tensorrt-fp16   engines built from that ONNX file (GPU with TensorRT)
+
+Timing: inputs already on the device; within one batch size every runner is called once per
+repeat, in turn (interleaved, so drifts of the machine land on all alike), after warm-up;
+wall-clock seconds with device synchronisation, i.e. what a serving loop sees, Python and
+launches included; medians with 20th/80th percentiles, and ratios paired per repeat. Exported
+paths go through the project's runners (input checks included), exactly as ``slr predict``.
+"""
+
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+from slr_fused.atomic import atomic_write
+from slr_fused.bench.model_cost import RESULTS_DIR, Unavailable, build_model, measure_cell
+from slr_fused.bench.timing import environment, summarize
+from slr_fused.info import MODEL_VARIANTS
+
+BASELINE = MODEL_VARIANTS[0][0]
+BLOCK = "bidirectional h=3"
+CONFIGS = ((BASELINE, dict(use_cross_attention=False)), (BLOCK, dict(cross_attn_heads=3)))
+RUNTIMES = ("eager", "eager-triton", "compile", "compile-triton", "aoti", "aoti-triton",
+            "onnxruntime", "tensorrt-fp32", "tensorrt-fp16")
+PRECISION = {"tensorrt-fp16": "fp16 (LayerNorm, softmax fp32)"}
+
+
+class Context:
+    """What every setup needs: the device, the shapes to accept, a scratch folder."""
+
+    def __init__(self, device: torch.device, length: int, max_batch: int, scratch: Path):
+        self.device, self.length, self.max_batch, self.scratch = device, length, max_batch, scratch
+
+
+def _needs_cuda(ctx: Context, what: str) -> None:
+    if ctx.device.type != "cuda":
+        raise Unavailable(f"{what} runs on CUDA only (on the CPU the Triton interpreter is for "
+                          f"tests, far too slow to time)")
+
+
+def _with_backend(model, backend: str):
+    if model.cross_modal is not None:
+        model.cross_modal.backend = backend
+    model.config.kernel = backend
+    return model
+
+
+def _no_grad(fn):
+    def run(inputs):
+        with torch.no_grad():
+            return fn(*inputs)
+    return run
+
+
+def setup_eager(model, checkpoint, ctx):
+    return _no_grad(model.to(ctx.device).eval())
+
+
+def setup_eager_triton(model, checkpoint, ctx):
+    _needs_cuda(ctx, "the fused block")
+    return _no_grad(_with_backend(model, "triton").to(ctx.device).eval())
+
+
+def setup_compile(model, checkpoint, ctx):
+    return _no_grad(torch.compile(model.to(ctx.device).eval(), dynamic=False))
+
+
+def setup_compile_triton(model, checkpoint, ctx):
+    _needs_cuda(ctx, "the fused block")
+    return _no_grad(torch.compile(_with_backend(model, "triton").to(ctx.device).eval(),
+                                  dynamic=False))
+
+
+def _aoti(checkpoint, ctx, kernel):
+    from slr_fused.export.aoti import AotiRunner, export_aoti
+    path = ctx.scratch / f"{checkpoint.stem}-{kernel}.pt2"
+    export_aoti(checkpoint, path, kernel=kernel, device=str(ctx.device), max_batch=ctx.max_batch,
+                log=lambda _: None)
+    runner = AotiRunner(path, device=ctx.device)
+    return lambda inputs: runner(*inputs)
+
+
+def setup_aoti(model, checkpoint, ctx):
+    return _aoti(checkpoint, ctx, "reference")
+
+
+def setup_aoti_triton(model, checkpoint, ctx):
+    _needs_cuda(ctx, "the fused block")
+    return _aoti(checkpoint, ctx, "triton")
+
+
+def _onnx_file(checkpoint, ctx) -> Path:
+    """One static-length ONNX export per model, shared by ONNX Runtime and TensorRT."""
+    path = ctx.scratch / f"{checkpoint.stem}-T{ctx.length}.onnx"
+    if not path.is_file():
+        try:
+            from slr_fused.export.onnx import export_onnx
+            export_onnx(checkpoint, path, length=ctx.length)
+        except ImportError as error:
+            raise Unavailable(f"ONNX export needs onnx, onnxscript and onnxruntime "
+                              f"({error.name} missing)") from None
+    return path
+
+
+def setup_onnxruntime(model, checkpoint, ctx):
+    try:
+        import onnxruntime
+    except ImportError:
+        raise Unavailable("onnxruntime is not installed") from None
+    from slr_fused.export.runtime import OnnxRuntimeRunner
+    providers = ["CPUExecutionProvider"]
+    if ctx.device.type == "cuda":
+        if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            raise Unavailable("this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
+        providers.insert(0, "CUDAExecutionProvider")
+    runner = OnnxRuntimeRunner(_onnx_file(checkpoint, ctx), providers=providers)
+    if ctx.device.type == "cuda" and runner.bind_device is None:
+        raise Unavailable("ONNX Runtime did not take the CUDA provider for this model")
+    return lambda inputs: runner(*inputs)
+
+
+def _tensorrt(model, checkpoint, ctx, precision):
+    _needs_cuda(ctx, "TensorRT")
+    from slr_fused.export.tensorrt import (Profile, TensorRTRunner, TensorRTUnavailableError,
+                                           build_engine)
+    onnx_path = _onnx_file(checkpoint, ctx)
+    engine = ctx.scratch / f"{checkpoint.stem}-{precision}.engine"
+    profile = Profile(min_batch=1, opt_batch=ctx.max_batch, max_batch=ctx.max_batch)
+    try:
+        build_engine(onnx_path, engine, precision=precision, profile=profile,
+                     timing_cache=ctx.scratch / "timing.cache", log=lambda _: None)
+    except TensorRTUnavailableError as error:
+        raise Unavailable(str(error)) from None
+    runner = TensorRTRunner(engine, device=ctx.device.index or 0)
+    return lambda inputs: runner(*inputs)
+
+
+def setup_tensorrt_fp32(model, checkpoint, ctx):
+    return _tensorrt(model, checkpoint, ctx, "fp32")
+
+
+def setup_tensorrt_fp16(model, checkpoint, ctx):
+    return _tensorrt(model, checkpoint, ctx, "fp16")
+
+
+SETUPS = {name: globals()["setup_" + name.replace("-", "_")] for name in RUNTIMES}
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, Unavailable):
+        return str(error)
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first[:200]}"
+
+
+def build_runners(runtimes, ctx: Context, num_classes: int, model_settings: dict,
+                  log: Callable[[str], None]):
+    """{(runtime, config): callable} plus one status row per runtime (setup seconds or reason)."""
+    from slr_fused.checkpoint import save_model
+    checkpoints = {}
+    for index, (name, overrides) in enumerate(CONFIGS):
+        torch.manual_seed(0)
+        model = build_model(overrides, num_classes, **model_settings).eval()
+        checkpoints[name] = save_model(ctx.scratch / f"model{index}.pt", model)
+    runners, status = {}, []
+    for runtime in runtimes:
+        built, reason, seconds = {}, None, {}
+        for name, overrides in CONFIGS:
+            torch.manual_seed(0)
+            model = build_model(overrides, num_classes, **model_settings).eval()
+            start = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    built[name] = SETUPS[runtime](model, checkpoints[name], ctx)
+            except Exception as error:   # a runtime failing here is a finding, not a crash
+                reason = _reason(error)
+                break
+            seconds[name] = time.perf_counter() - start
+        if reason is None:
+            runners.update({(runtime, name): run for name, run in built.items()})
+            status.append({"name": runtime, "available": True, "setup_seconds": seconds})
+            log(f"{runtime}: ready ({sum(seconds.values()):.0f} s of setup)")
+        else:
+            status.append({"name": runtime, "available": False, "reason": reason})
+            log(f"{runtime}: unavailable ({reason})")
+    return runners, status
+
+
+def inputs_for(batch: int, length: int, device: torch.device):
+    generator = torch.Generator().manual_seed(batch * 1000 + length)
+    return tuple((torch.randn(batch, length, d, generator=generator) * 0.3).to(device)
+                 for d in (42, 42, 24))
+
+
+def cell_rows(samples: Dict[tuple, List[float]], batch: int, length: int) -> List[dict]:
+    """Statistics per runner, paired ratios to the same runtime's baseline and to eager."""
+    rows = []
+    for (runtime, config), values in samples.items():
+        stats = summarize(values)
+        row = {"runtime": runtime, "config": config, "batch": batch, "length": length,
+               "precision": PRECISION.get(runtime, "fp32"), "seconds": stats,
+               "ms_per_batch": 1e3 * stats["median"],
+               "samples_per_second": batch / stats["median"]}
+        for key, other in (("ratio_to_baseline", (runtime, BASELINE)),
+                           ("speedup_vs_eager", ("eager", config))):
+            if other in samples and other != (runtime, config):
+                pairs = zip(values, samples[other])
+                ratios = [v / o for v, o in pairs] if key == "ratio_to_baseline" \
+                    else [o / v for v, o in pairs]
+                row[key] = summarize(ratios)
+        rows.append(row)
+    return rows
+
+
+def run_deployment(runtimes: Sequence[str] = RUNTIMES, batches: Sequence[int] = (1, 32),
+                   length: int = 204, repeats: int = 30, warmup: int = 5, num_classes: int = 100,
+                   device: str = "auto", model_settings: Optional[dict] = None,
+                   log: Callable[[str], None] = print) -> Dict[str, object]:
+    bad = [r for r in runtimes if r not in SETUPS]
+    if bad:
+        raise ValueError(f"unknown runtimes {bad}; choose from {list(SETUPS)}")
+    if not batches or min(batches) < 1 or length < 1 or repeats < 1 or warmup < 0:
+        raise ValueError("batches and length must be positive, repeats at least 1")
+    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
+                          else "cpu" if device == "auto" else device)
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available here")
+    model_settings = model_settings or {}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="slr-bench-deploy-") as scratch:
+        ctx = Context(target, length, max(batches), Path(scratch))
+        runners, status = build_runners(runtimes, ctx, num_classes, model_settings, log)
+        for batch in batches:
+            inputs = inputs_for(batch, length, target)
+            start = time.perf_counter()
+            samples = measure_cell(runners, inputs, repeats, warmup)
+            rows += cell_rows(samples, batch, length)
+            log(f"B={batch:<3} T={length}: {len(runners)} runners x {repeats} repeats "
+                f"({time.perf_counter() - start:.0f} s)")
+    return {"kind": "deployment", "environment": environment(),
+            "settings": {"runtimes": list(runtimes), "batches": list(batches), "length": length,
+                         "repeats": repeats, "warmup": warmup, "num_classes": num_classes,
+                         "device": str(target), "model_settings": model_settings,
+                         "configs": [name for name, _ in CONFIGS]},
+            "runtimes": status, "rows": rows}
+
+
+def markdown_report(result: Dict[str, object]) -> str:
+    env, settings = result["environment"], result["settings"]
+    lines = [f"# Deployment runtimes: {env['device']}", "",
+             f"{env['date']}, torch {env['versions']['torch']}, onnxruntime "
+             f"{env['versions'].get('onnxruntime')}, tensorrt {env['versions'].get('tensorrt')}; "
+             f"T = {settings['length']}, {settings['num_classes']} classes, {settings['repeats']} "
+             f"interleaved repeats after {settings['warmup']} warm-up calls; medians "
+             f"[20th, 80th percentile].", "",
+             "| batch | runtime | precision | baseline ms | BMHCMA ms | BMHCMA / baseline | "
+             "BMHCMA speed-up vs eager |", "|---:|---|---|---:|---:|---:|---:|"]
+    by_key = {(r["batch"], r["runtime"], r["config"]): r for r in result["rows"]}
+    for batch in settings["batches"]:
+        for runtime in settings["runtimes"]:
+            base, block = by_key.get((batch, runtime, BASELINE)), by_key.get((batch, runtime, BLOCK))
+            if block is None:
+                continue
+
+            def ms(row):
+                s = row["seconds"]
+                return f"{1e3 * s['median']:.2f} [{1e3 * s['p20']:.2f}, {1e3 * s['p80']:.2f}]"
+
+            def ratio(stats):
+                return "-" if stats is None else \
+                    f"{stats['median']:.2f} [{stats['p20']:.2f}, {stats['p80']:.2f}]"
+            lines.append(f"| {batch} | {runtime} | {block['precision']} | "
+                         f"{ms(base) if base else '-'} | {ms(block)} | "
+                         f"{ratio(block.get('ratio_to_baseline'))} | "
+                         f"{ratio(block.get('speedup_vs_eager'))} |")
+    missing = [r for r in result["runtimes"] if not r["available"]]
+    if missing:
+        lines += ["", "Not measured here:", ""]
+        lines += [f"- {r['name']}: {r['reason']}" for r in missing]
+    return "\n".join(lines) + "\n"
+
+
+def write_result(result: Dict[str, object], output_dir=RESULTS_DIR,
+                 name: str = "deployment") -> Dict[str, Path]:
+    stem = Path(output_dir) / f"{name}-{result['environment']['device']}"
+    paths = {"json": stem.with_suffix(".json"), "md": stem.with_suffix(".md")}
+    atomic_write(paths["json"], lambda h: h.write(json.dumps(result, indent=2).encode()))
+    atomic_write(paths["md"], lambda h: h.write(markdown_report(result).encode()))
+    return paths
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES,
+                        help="runtimes to time (default: all; those that cannot run here are "
+                             "listed with the reason)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--length", type=int, default=204, help="frames per sample")
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--num_classes", type=int, default=100)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--output", default=str(RESULTS_DIR))
+    parser.add_argument("--name", default="deployment")
+
+
+def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
+    result = run_deployment(args.runtimes, args.batches, args.length, args.repeats, args.warmup,
+                            args.num_classes, args.device, log=log)
+    paths = write_result(result, args.output, args.name)
+    log(markdown_report(result))
+    log("Wrote " + ", ".join(str(p) for p in paths.values()))
+    return paths
+
+
+def main(argv=None) -> int:
+    from slr_fused.bench.timing import standalone_main
+    return standalone_main("python -m slr_fused.bench.deployment", __doc__, add_arguments,
+                           run_from_args, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -57,10 +57,12 @@ class Context:
         self.device, self.length, self.max_batch, self.scratch = device, length, max_batch, scratch
 
 
-def _needs_cuda(ctx: Context, what: str) -> None:
+def _needs_cuda(ctx: Context, what: str, why: str = "") -> None:
     if ctx.device.type != "cuda":
-        raise Unavailable(f"{what} runs on CUDA only (on the CPU the Triton interpreter is for "
-                          f"tests, far too slow to time)")
+        raise Unavailable(f"{what} runs on CUDA only{why}")
+
+
+FUSED_ON_CPU = " (on the CPU the Triton interpreter is for tests, far too slow to time)"
 
 
 def _with_backend(model, backend: str):
@@ -82,7 +84,7 @@ def setup_eager(model, checkpoint, ctx):
 
 
 def setup_eager_triton(model, checkpoint, ctx):
-    _needs_cuda(ctx, "the fused block")
+    _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
     return _no_grad(_with_backend(model, "triton").to(ctx.device).eval())
 
 
@@ -91,7 +93,7 @@ def setup_compile(model, checkpoint, ctx):
 
 
 def setup_compile_triton(model, checkpoint, ctx):
-    _needs_cuda(ctx, "the fused block")
+    _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
     return _no_grad(torch.compile(_with_backend(model, "triton").to(ctx.device).eval(),
                                   dynamic=False))
 
@@ -110,7 +112,7 @@ def setup_aoti(model, checkpoint, ctx):
 
 
 def setup_aoti_triton(model, checkpoint, ctx):
-    _needs_cuda(ctx, "the fused block")
+    _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
     return _aoti(checkpoint, ctx, "triton")
 
 
@@ -138,14 +140,16 @@ def setup_onnxruntime(model, checkpoint, ctx):
         if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
             raise Unavailable("this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
         providers.insert(0, "CUDAExecutionProvider")
-    runner = OnnxRuntimeRunner(_onnx_file(checkpoint, ctx), providers=providers)
+    # No spin-waiting: in an interleaved comparison the spinning threads would take the CPU
+    # from the runtime timed next (on 2 cores, eager PyTorch ran up to 6x slower after it).
+    runner = OnnxRuntimeRunner(_onnx_file(checkpoint, ctx), providers=providers, spinning=False)
     if ctx.device.type == "cuda" and runner.bind_device is None:
         raise Unavailable("ONNX Runtime did not take the CUDA provider for this model")
     return lambda inputs: runner(*inputs)
 
 
 def _tensorrt(model, checkpoint, ctx, precision):
-    _needs_cuda(ctx, "TensorRT")
+    _needs_cuda(ctx, "TensorRT", " (engines are built and run on an NVIDIA GPU)")
     from slr_fused.export.tensorrt import (Profile, TensorRTRunner, TensorRTUnavailableError,
                                            build_engine)
     onnx_path = _onnx_file(checkpoint, ctx)

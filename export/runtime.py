@@ -141,10 +141,12 @@ class OnnxRuntimeRunner(PoseRunner):
         providers: ONNX Runtime execution providers.
         max_batch: optional largest batch to accept (ONNX Runtime itself has no limit); the
             TensorRT runner takes it from the engine's optimisation profile.
+        spinning: let ONNX Runtime's CPU worker threads spin-wait after a run (its default:
+            lowest latency in a tight loop, but the cores stay busy for whatever runs next).
     """
 
     def __init__(self, path, providers: Sequence[str] = ("CPUExecutionProvider",),
-                 max_batch: Optional[int] = None):
+                 max_batch: Optional[int] = None, spinning: bool = True):
         try:
             import onnxruntime
         except ImportError:
@@ -156,6 +158,8 @@ class OnnxRuntimeRunner(PoseRunner):
         self.source = str(path)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = onnxruntime.InferenceSession(str(path), options, providers=list(providers))
         except Exception as error:

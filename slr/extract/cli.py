@@ -83,7 +83,8 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
                     "(every row) or folders of videos, with a trained model.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, pose CSV, or folder of videos")
     parser.add_argument("-m", "--model", required=True,
-                        help="trained model (.pt), or its ONNX file / TensorRT engine from slr export")
+                        help="trained model (.pt), or its ONNX file / TensorRT engine / AOTInductor "
+                             ".pt2 package from slr export")
     parser.add_argument("-k", "--top_k", type=_positive_int, default=5,
                         help="classes shown per input (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -18,6 +18,7 @@ package is checked against the eager model on random inputs before it replaces `
 """
 
 import json
+import os
 import tempfile
 import time
 import warnings
@@ -92,6 +93,9 @@ def export_aoti(checkpoint, output, kernel: str = "auto", device: str = "auto",
         raise ExportError("a dynamic-length package needs max_frames >= 2")
     backend = ("reference" if model.cross_modal is None
                else resolve_backend(model.cross_modal.backend, torch.empty(0, device=target)))
+    if backend == "triton" and target.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ExportError("--kernel triton compiles the fused kernels for CUDA: use --device cuda "
+                          "(or --kernel reference for a CPU package)")
     from torch.export import Dim
     batch_dim = Dim("batch", min=1, max=int(max_batch))
     length_dim = Dim("length", min=1, max=config.max_frames)

@@ -129,7 +129,8 @@ def test_predict_reads_a_package_like_its_checkpoint(reference_package, checkpoi
             assert p == pytest.approx(q, abs=1e-4)
 
 
-def test_bad_files_and_options_are_one_clear_error(reference_package, checkpoint, tmp_path):
+def test_bad_files_and_options_are_one_clear_error(reference_package, checkpoint, tmp_path,
+                                                   monkeypatch):
     with pytest.raises(ExportError, match="no such AOTInductor package"):
         AotiRunner(tmp_path / "missing.pt2")
     garbage = tmp_path / "garbage.pt2"
@@ -145,6 +146,10 @@ def test_bad_files_and_options_are_one_clear_error(reference_package, checkpoint
     if not torch.cuda.is_available():
         with pytest.raises(ExportError, match="CUDA is not available"):
             export_aoti(checkpoint, tmp_path / "x.pt2", device="cuda")
+    if importlib.util.find_spec("triton") is not None:
+        monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+        with pytest.raises(ExportError, match="use --device cuda"):
+            export_aoti(checkpoint, tmp_path / "x.pt2", kernel="triton", device="cpu")
     not_ours = tmp_path / "not-ours.pt"
     not_ours.write_bytes(b"nothing")
     with pytest.raises(ValueError, match="not a readable slr-fused model file"):

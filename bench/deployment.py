@@ -39,7 +39,7 @@ import torch
 
 from slr_fused.atomic import atomic_write
 from slr_fused.bench.model_cost import RESULTS_DIR, Unavailable, build_model, measure_cell
-from slr_fused.bench.timing import environment, summarize
+from slr_fused.bench.timing import bench_device, environment, summarize
 from slr_fused.info import MODEL_VARIANTS
 
 BASELINE = MODEL_VARIANTS[0][0]
@@ -254,10 +254,7 @@ def run_deployment(runtimes: Sequence[str] = RUNTIMES, batches: Sequence[int] = 
         raise ValueError(f"unknown runtimes {bad}; choose from {list(SETUPS)}")
     if not batches or min(batches) < 1 or length < 1 or repeats < 1 or warmup < 0:
         raise ValueError("batches and length must be positive, repeats at least 1")
-    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
-                          else "cpu" if device == "auto" else device)
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available here")
+    target = bench_device(device)
     model_settings = model_settings or {}
     rows = []
     with tempfile.TemporaryDirectory(prefix="slr-bench-deploy-") as scratch:
@@ -270,7 +267,7 @@ def run_deployment(runtimes: Sequence[str] = RUNTIMES, batches: Sequence[int] = 
             rows += cell_rows(samples, batch, length)
             log(f"B={batch:<3} T={length}: {len(runners)} runners x {repeats} repeats "
                 f"({time.perf_counter() - start:.0f} s)")
-    return {"kind": "deployment", "environment": environment(),
+    return {"kind": "deployment", "environment": environment(target),
             "settings": {"runtimes": list(runtimes), "batches": list(batches), "length": length,
                          "repeats": repeats, "warmup": warmup, "num_classes": num_classes,
                          "device": str(target), "model_settings": model_settings,

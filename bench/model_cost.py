@@ -33,7 +33,7 @@ import torch
 
 from slr_fused.atomic import atomic_write
 from slr_fused.bench.flops import count_flops
-from slr_fused.bench.timing import environment, summarize, time_call
+from slr_fused.bench.timing import bench_device, environment, summarize, time_call
 from slr_fused.info import MODEL_VARIANTS
 from slr_fused.models.siformer import SiFormer, SiFormerConfig, count_parameters
 
@@ -54,13 +54,14 @@ TRAINING_CONFIGS = (
 def build_model(overrides: dict, num_classes: int, **model_settings) -> SiFormer:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # head adjustment warnings: the configs are the seed's
-        return SiFormer(SiFormerConfig(num_classes=num_classes, kernel="reference",
-                                       **model_settings, **overrides))
+        settings = {"kernel": "reference", **model_settings, **overrides}
+        return SiFormer(SiFormerConfig(num_classes=num_classes, **settings))
 
 
-def random_inputs(batch: int, length: int, seed: int = 0) -> Tuple[torch.Tensor, ...]:
+def random_inputs(batch: int, length: int, seed: int = 0, device=None) -> Tuple[torch.Tensor, ...]:
     generator = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(batch, length, d, generator=generator) * 0.3 for d in (42, 42, 24))
+    return tuple((torch.randn(batch, length, d, generator=generator) * 0.3).to(device or "cpu")
+                 for d in (42, 42, 24))
 
 
 # ------------------------------------------------------------------------------------------
@@ -107,6 +108,9 @@ def setup_onnxruntime(model: SiFormer, scratch: Path) -> Callable:
         from slr_fused.export.runtime import OnnxRuntimeRunner
     except ImportError as error:
         raise Unavailable(f"onnx/onnxruntime not installed ({error.name})") from None
+    if next(model.parameters()).is_cuda:
+        raise Unavailable("this provider is ONNX Runtime's CPU one; on a GPU, `slr bench "
+                          "deployment` times its CUDA provider (with I/O binding)")
     from slr_fused.checkpoint import save_model
     checkpoint = scratch / "model.pt"
     onnx_path = scratch / "model.onnx"
@@ -119,18 +123,18 @@ def setup_onnxruntime(model: SiFormer, scratch: Path) -> Callable:
 SETUPS = {"eager": setup_eager, "compile": setup_compile, "onnxruntime": setup_onnxruntime}
 
 
-def unavailable_backends() -> List[Dict[str, object]]:
-    """Backends this machine cannot time, with the reason (listed in every result)."""
+def unavailable_backends(device: torch.device) -> List[Dict[str, object]]:
+    """Backends this run does not time, with the reason (listed in every result)."""
     rows = []
-    if not torch.cuda.is_available():
+    if device.type != "cuda":
         rows.append({"name": "triton", "available": False,
                      "reason": "no CUDA GPU: the fused kernels run on the CPU only under "
                                "TRITON_INTERPRET=1 (numpy, one program at a time), which is for "
                                "correctness tests and far too slow to time"})
     rows.append({"name": "tensorrt", "available": False,
                  "reason": "needs an NVIDIA GPU and TensorRT (engines are built and run on the "
-                           "GPU only)" if not torch.cuda.is_available()
-                 else "not measured by this script yet (use trtexec on the exported ONNX)"})
+                           "GPU only)" if device.type != "cuda"
+                 else "timed by `slr bench deployment` (tensorrt-fp32, tensorrt-fp16)"})
     return rows
 
 
@@ -200,7 +204,8 @@ def latency_rows(provider: str, length: int, batch: int, samples: Dict[str, list
 
 def run_latency(configs, providers: Sequence[str], lengths: Sequence[int], batches: Sequence[int],
                 detail: Sequence[str], num_classes: int, repeats: int, warmup: int,
-                model_settings: dict, log: Callable[[str], None]) -> Tuple[List[dict], List[dict]]:
+                model_settings: dict, log: Callable[[str], None],
+                device: torch.device = torch.device("cpu")) -> Tuple[List[dict], List[dict]]:
     """Every configuration with eager at the first length; ``detail`` configurations also with
     the other providers and lengths. Returns (latency rows, backend rows)."""
     backends, rows = [], []
@@ -212,7 +217,7 @@ def run_latency(configs, providers: Sequence[str], lengths: Sequence[int], batch
                 scratch = Path(scratch_root) / f"{provider}-{len(runners)}"
                 scratch.mkdir()
                 torch.manual_seed(0)
-                model = build_model(overrides, num_classes, **model_settings).eval()
+                model = build_model(overrides, num_classes, **model_settings).eval().to(device)
                 start = time.perf_counter()
                 try:
                     runners[name] = SETUPS[provider](model, scratch)
@@ -233,13 +238,14 @@ def run_latency(configs, providers: Sequence[str], lengths: Sequence[int], batch
                 cell_runners = {n: r for n, r in runners.items()
                                 if index == 0 and provider == "eager" or n in detail}
                 for batch in batches:
-                    inputs = random_inputs(batch, length, seed=length * 1000 + batch)
+                    inputs = random_inputs(batch, length, seed=length * 1000 + batch,
+                                           device=device)
                     start = time.perf_counter()
                     samples = measure_cell(cell_runners, inputs, repeats, warmup)
                     rows += latency_rows(provider, length, batch, samples)
                     log(f"{provider:12} T={length:<4} B={batch:<3} {len(cell_runners)} configs x "
                         f"{repeats} repeats ({time.perf_counter() - start:.0f} s)")
-    return rows, backends + unavailable_backends()
+    return rows, backends + unavailable_backends(device)
 
 
 # ------------------------------------------------------------------------------------------
@@ -249,7 +255,8 @@ def run_latency(configs, providers: Sequence[str], lengths: Sequence[int], batch
 
 def run_training_cost(train_csv: str, num_classes: Optional[int], steps: Optional[int],
                       batch_size: int, model_settings: dict, seed: int = 379,
-                      log: Callable[[str], None] = print) -> Dict[str, object]:
+                      log: Callable[[str], None] = print,
+                      device: torch.device = torch.device("cpu")) -> Dict[str, object]:
     """Seconds per training step (forward, loss, backward, AdamW step) on real batches.
 
     The loader is the training loader (augmentations on, as ``slr train``); each batch is one
@@ -266,12 +273,13 @@ def run_training_cost(train_csv: str, num_classes: Optional[int], steps: Optiona
     setups = []
     for name, overrides, use_cmcl in TRAINING_CONFIGS:
         torch.manual_seed(seed)
-        model = build_model(overrides, classes, **model_settings).train()
+        model = build_model(overrides, classes, **model_settings).train().to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-8)
         setups.append((name, model, optimizer, use_cmcl))
     criterion = CMCLLoss()
 
     def step(model, optimizer, use_cmcl, batch):
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         output = model(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"],
                        return_extras=use_cmcl)
         logits, extras = output if use_cmcl else (output, None)
@@ -280,7 +288,9 @@ def run_training_cost(train_csv: str, num_classes: Optional[int], steps: Optiona
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return loss.detach()
+        # Reading the loss waits for every kernel queued before it, optimizer step included, so
+        # on a GPU the timed step ends when its work does.
+        return float(loss.detach())
 
     times = {name: [] for name, *_ in setups}
     losses = {name: [] for name, *_ in setups}
@@ -347,7 +357,8 @@ def run_model_cost(configs: Optional[Sequence[str]] = None, providers: Sequence[
                    num_classes: int = 100, train_csv: Optional[str] = None,
                    train_steps: Optional[int] = None, train_batch: int = 24,
                    threads: Optional[int] = None, model_settings: Optional[dict] = None,
-                   log: Callable[[str], None] = print) -> Dict[str, object]:
+                   log: Callable[[str], None] = print, device: str = "cpu",
+                   kernel: str = "reference") -> Dict[str, object]:
     """The whole measurement; returns the result dict written by :func:`write_result`.
 
     Args:
@@ -359,6 +370,9 @@ def run_model_cost(configs: Optional[Sequence[str]] = None, providers: Sequence[
         train_csv: a training CSV for the training cost (None skips it).
         train_steps: steps per configuration (None: one epoch).
         model_settings: SiFormerConfig overrides for every model (tests use tiny models).
+        device: where latency and training are timed (``auto``: the GPU if any); FLOPs and
+            parameters do not depend on it.
+        kernel: the block's backend for eager latency and training (``triton`` needs CUDA).
     """
     if repeats < 3:
         raise ValueError("repeats must be at least 3 (percentiles of fewer are meaningless)")
@@ -369,29 +383,35 @@ def run_model_cost(configs: Optional[Sequence[str]] = None, providers: Sequence[
         raise ValueError("lengths and batches must be positive")
     if threads:
         torch.set_num_threads(threads)
-    model_settings = dict(model_settings or {})
+    target = bench_device(device)
+    if kernel not in ("reference", "triton", "auto"):
+        raise ValueError(f"kernel must be reference, triton or auto, got {kernel!r}")
+    if kernel == "triton" and target.type != "cuda":
+        raise ValueError("--kernel triton times the fused kernels, which need --device cuda")
+    model_settings = {**(model_settings or {}), "kernel": kernel}
     chosen = select(configs)
     if max(lengths) > model_settings.get("max_frames", 256):
         raise ValueError(f"length {max(lengths)} exceeds the model's max_frames")
     # "all": every configuration with every provider and length (slow: one ONNX export each).
     detail = ([n for n, _ in chosen] if list(detail) == ["all"]
               else [n for n in detail if n in dict(chosen)] or [BASELINE])
-    env = environment()
+    env = environment(target)
     log(f"slr bench on {env['device']} ({env['torch_num_threads']} torch threads), "
         f"{len(chosen)} configurations, providers {list(providers)}")
-    static = static_costs(chosen, num_classes, lengths, model_settings)
+    static = static_costs(chosen, num_classes, lengths, {**model_settings, "kernel": "reference"})
     latency, backends = run_latency(chosen, providers, lengths, batches, detail, num_classes,
-                                    repeats, warmup, model_settings, log)
+                                    repeats, warmup, model_settings, log, target)
     training = None
     if train_csv:
         if not Path(train_csv).is_file():
             raise ValueError(f"training set {train_csv} not found")
         training = run_training_cost(train_csv, None, train_steps, train_batch, model_settings,
-                                     log=log)
+                                     log=log, device=target)
     return {"kind": "model_cost", "environment": env,
             "settings": {"configs": [n for n, _ in chosen], "providers": list(providers),
                          "lengths": list(lengths), "batches": list(batches), "detail": detail,
                          "repeats": repeats, "warmup": warmup, "num_classes": num_classes,
+                         "device": str(target), "kernel": kernel,
                          "model_settings": model_settings, "flop_convention":
                          "fvcore: one multiply-add = 1 flop; matrix products only (linear, "
                          "attention scores and P@V); softmax, sigmoid, LayerNorm, elementwise "
@@ -478,6 +498,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train_steps", type=int, default=None,
                         help="training steps per configuration (default: one epoch)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--device", default="cpu",
+                        help="where latency and training are timed: cpu (default), cuda, cuda:N "
+                             "or auto")
+    parser.add_argument("--kernel", choices=("reference", "triton", "auto"), default="reference",
+                        help="the block's backend for eager latency and training cost (triton: "
+                             "the fused kernels, CUDA only; default: %(default)s)")
     parser.add_argument("--output", default=str(RESULTS_DIR))
     parser.add_argument("--name", default="model-cost")
 
@@ -493,7 +519,8 @@ def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
         train_csv = None
     result = run_model_cost(args.configs, args.providers, args.lengths, args.batches, args.detail,
                             args.repeats, args.warmup, args.num_classes, train_csv,
-                            args.train_steps, threads=args.threads, log=log)
+                            args.train_steps, threads=args.threads, log=log,
+                            device=args.device, kernel=args.kernel)
     paths = write_result(result, args.output, args.name)
     log(markdown_report(result))
     log("Wrote " + ", ".join(str(p) for p in paths.values()))

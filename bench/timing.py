@@ -6,7 +6,7 @@ import platform
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,11 +35,27 @@ def time_call(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def device_tag() -> str:
-    """``cpu-<threads>c`` or the GPU name, for result file names."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0).lower().replace(" ", "-")
+def device_tag(device: Optional[torch.device] = None) -> str:
+    """``cpu-<threads>c`` or the GPU name, for result file names (default: the GPU if any)."""
+    if device is None:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device).lower().replace(" ", "-")
     return f"cpu-{torch.get_num_threads()}c"
+
+
+def bench_device(name: str = "auto") -> torch.device:
+    """``auto`` (the GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``; ValueError otherwise."""
+    try:
+        device = torch.device("cuda" if name == "auto" and torch.cuda.is_available()
+                              else "cpu" if name == "auto" else name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: not a device (auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available here")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name}: benchmarks run on cpu or cuda")
+    return device
 
 
 def git_commit() -> str:
@@ -55,8 +71,11 @@ def git_commit() -> str:
         return "unknown"
 
 
-def environment() -> Dict[str, object]:
-    """Device, versions, threads, git commit and date: what a number needs to be comparable."""
+def environment(device: Optional[torch.device] = None) -> Dict[str, object]:
+    """Device, versions, threads, git commit and date: what a number needs to be comparable.
+
+    ``device`` is the one measured (its tag names the result file); default: the GPU if any.
+    """
     from slr_fused import __version__
     from slr_fused.info import package_version
     cpu = platform.processor() or platform.machine()
@@ -68,7 +87,7 @@ def environment() -> Dict[str, object]:
     except OSError:
         pass
     return {
-        "device": device_tag(),
+        "device": device_tag(device),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "torch_num_threads": torch.get_num_threads(),

@@ -120,3 +120,13 @@ def test_cli_parses_both_commands():
     assert args.command == "bench" and args.bench_command is None and args.repeats == 5
     args = parser.parse_args(["bench", "ablation", "--epochs", "3", "--seeds", "1", "2", "3"])
     assert args.bench_command == "ablation" and args.epochs == 3 and args.seeds == [1, 2, 3]
+
+
+def test_device_and_kernel_options_are_checked():
+    with pytest.raises(ValueError, match="not a device"):
+        model_cost.run_model_cost(configs=[], providers=["eager"], device="tpu:x", log=lambda _: None)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            model_cost.run_model_cost(providers=["eager"], device="cuda", log=lambda _: None)
+        with pytest.raises(ValueError, match="need --device cuda"):
+            model_cost.run_model_cost(providers=["eager"], kernel="triton", log=lambda _: None)

@@ -34,6 +34,15 @@ def backends() -> List[Tuple[str, bool, str]]:
                      else "no CUDA GPU (set TRITON_INTERPRET=1 to run on the CPU, slowly)"))
     onnx_ok = package_version("onnx")[0].isdigit() and package_version("onnxruntime")[0].isdigit()
     rows.append(("onnx export + onnxruntime", onnx_ok, "installed" if onnx_ok else "pip install -e .[export]"))
+    if onnx_ok and torch.cuda.is_available():
+        import onnxruntime
+        cuda_ep = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        rows.append(("onnxruntime CUDA provider", cuda_ep,
+                     "available" if cuda_ep else "CPU-only onnxruntime: pip install onnxruntime-gpu"))
+    import shutil
+    compiler = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+    rows.append(("aotinductor export (.pt2)", compiler is not None,
+                 f"C++ compiler {compiler}" if compiler else "needs a C++ compiler (g++ or clang)"))
     trt = package_version("tensorrt")[0].isdigit()
     rows.append(("tensorrt", trt and torch.cuda.is_available(),
                  "installed" if trt else "TensorRT not installed (needs an NVIDIA GPU machine)"))

@@ -266,6 +266,27 @@ def test_launch_counts(monkeypatch, extras):
     assert backward == 2 and backward <= 6, launches
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="the CUDA profiler needs a GPU (test_launch_counts counts on the CPU)")
+def test_launch_counts_in_the_cuda_profiler():
+    """The same budget, counted by the profiler from the kernels the GPU actually ran."""
+    from slr_fused.bench.kernels import count_launches
+    counts = count_launches(3, 2, 30, torch.float32, True)
+    assert 1 <= counts["forward"]["triton"] <= 3, counts["forward"]["names"]
+    assert 1 <= counts["backward"]["triton"] <= 6, counts["backward"]["names"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="real sizes need a GPU (the interpreter covers small ones above)")
+@pytest.mark.parametrize("dtype", ["fp32", "bf16", "fp16"])
+@pytest.mark.parametrize("B,T", [(1, 30), (8, 204), (32, 204), (128, 256)])
+def test_real_sizes_on_the_gpu(B, T, dtype):
+    """The issue's GPU check: outputs and every gradient against float64, B up to 128, T to 256."""
+    from slr_fused.bench.kernels import check_correctness
+    check = check_correctness(3, B, T, dtype, True)
+    assert check["passed"], check
+
+
 def test_unused_outputs_get_no_gradient():
     """Only lh_out enters the loss: the other outputs' gradients arrive as None."""
     module = make_module("hands-body", 2)

@@ -24,6 +24,7 @@ from slr_fused.data.csv_format import write_pose_csv  # noqa: E402
 from slr_fused.data.synthetic import make_split  # noqa: E402
 from slr_fused.training import TrainConfig, train  # noqa: E402
 
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"   # cpu: the Triton interpreter
 EPOCHS = 3
 # fp32 everywhere; the kernels and the reference sum in different orders, so per-step
 # differences of ~1e-6 compound over the steps of AdamW at lr 1e-3.
@@ -36,7 +37,7 @@ def _run(tmp_path: Path, csv: Path, kernel: str) -> Path:
         experiment_name=kernel, training_set_path=str(csv), validation_set_path=str(csv),
         testing_set_path=str(csv), epochs=EPOCHS, batch_size=4, lr=1e-3, d_ff=32,
         num_enc_layers=1, num_dec_layers=1, dropout=0.0, augmentations=False, num_frames=6,
-        kernel=kernel, device="cpu", runs_dir=str(tmp_path / "runs"), progress=False)
+        kernel=kernel, device=DEVICE, runs_dir=str(tmp_path / "runs"), progress=False)
     return Path(train(config, log=lambda _: None)["run_dir"])
 
 

@@ -181,7 +181,7 @@ class CrossModalAttention(nn.Module):
             (lh_out, rh_out, body_out), plus the extras when requested.
         """
         check_inputs(lh, rh, body, key_padding_mask, self.dims)
-        backend = resolve_backend(self.backend, lh)
+        backend = resolve_backend(self.backend, lh, self)
         if backend == "triton":
             from slr_fused.kernels.cross_modal_attention import cross_modal_attention_triton
             return cross_modal_attention_triton(self, lh, rh, body, key_padding_mask, return_extras)
@@ -298,12 +298,25 @@ def triton_available() -> bool:
     return True
 
 
-def resolve_backend(backend: str, example: torch.Tensor) -> str:
-    """``auto`` means triton on CUDA when the kernels import, the reference elsewhere."""
+def resolve_backend(backend: str, example: torch.Tensor, module=None) -> str:
+    """``auto`` means triton on CUDA when the kernels import, the reference elsewhere.
+
+    Given the module, ``auto`` also keeps the reference where the kernels cannot serve it:
+    attention dropout while training (not implemented in the kernels), or a configuration
+    whose fused result failed the one-time self-check on this device
+    (:mod:`slr_fused.kernels.self_check`, which warns once with the reason).
+    """
     if backend not in BACKENDS:
         raise ValueError(f"unknown cross-attention backend {backend!r}; choose from {BACKENDS}")
     if backend == "auto":
-        return "triton" if example.is_cuda and triton_available() else "reference"
+        if not (example.is_cuda and triton_available()):
+            return "reference"
+        if module is None:
+            return "triton"
+        if module.training and module.dropout > 0:
+            return "reference"
+        from slr_fused.kernels.self_check import fused_kernels_verified
+        return "triton" if fused_kernels_verified(module, example) else "reference"
     if backend == "triton" and not triton_available():
         raise RuntimeError("backend 'triton' requested but the Triton kernels are not available: "
                            "install the extra with `pip install -e .[kernels]`")

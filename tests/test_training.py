@@ -16,8 +16,10 @@ from slr_fused.cli import main
 from slr_fused.evaluation import evaluate_checkpoint
 from slr_fused.training import TrainConfig, train
 
+# --device cpu: these runs compare metrics bitwise (resume) or across process counts (torchrun),
+# which needs deterministic CPU math; on a GPU machine "auto" would pick cuda:<rank>.
 TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "48",
-        "--lr", "1e-3"]
+        "--lr", "1e-3", "--device", "cpu"]
 TIMING = ("epoch_seconds", "samples_per_second")
 
 

@@ -58,13 +58,14 @@ def select_configs(names: Optional[Sequence[str]]):
 
 
 def train_one(paths: Dict[str, str], overrides: dict, seed: int, epochs: int, batch_size: int,
-              runs_dir: str, log: Callable[[str], None]) -> Dict[str, object]:
+              runs_dir: str, log: Callable[[str], None], device: str = "cpu",
+              kernel: str = "reference") -> Dict[str, object]:
     """One training run; returns its last-epoch metrics and per-epoch timings."""
     from slr_fused.training import TrainConfig, train
     config = TrainConfig(
         experiment_name=f"ablation-seed{seed}", training_set_path=paths["train"],
         validation_set_path=paths["val"], testing_set_path=paths["test"], epochs=epochs,
-        batch_size=batch_size, seed=seed, kernel="reference", device="cpu",
+        batch_size=batch_size, seed=seed, kernel=kernel, device=device,
         # A short budget would otherwise decay the learning rate after its first epoch (the
         # default milestones sit at 60% and 80% of the run): keep 1e-4 constant within it.
         scheduler_milestones=(epochs + 1,), save_checkpoints=False, runs_dir=runs_dir,
@@ -80,8 +81,10 @@ def train_one(paths: Dict[str, str], overrides: dict, seed: int, epochs: int, ba
             "train_samples_per_second": [r["samples_per_second"] for r in history]}
 
 
-def model_costs(chosen, num_classes: int, length: int, repeats: int) -> Dict[str, dict]:
-    """Parameters, FLOPs and batch-1 latency per sample of each configuration (reference, eager).
+def model_costs(chosen, num_classes: int, length: int, repeats: int,
+                device: torch.device = torch.device("cpu"),
+                kernel: str = "reference") -> Dict[str, dict]:
+    """Parameters, FLOPs and batch-1 latency per sample of each configuration (eager).
 
     Latency is measured interleaved over the configurations (as `slr bench` does), so a slow
     moment of the machine does not land on one configuration only.
@@ -91,16 +94,18 @@ def model_costs(chosen, num_classes: int, length: int, repeats: int) -> Dict[str
     from slr_fused.bench.timing import summarize
     from slr_fused.models.siformer import count_parameters
     x = random_inputs(1, length)
-    models, runners, costs = {}, {}, {}
+    x_on_device = tuple(t.to(device) for t in x)
+    runners, costs = {}, {}
     for name, overrides in chosen:
         torch.manual_seed(0)
         model = build_model({k: v for k, v in overrides.items() if k != "use_cmcl"}, num_classes)
-        models[name] = model
-        runners[name] = setup_eager(model, None)
         costs[name] = {"params": count_parameters(model),
                        "block_params": count_parameters(model.cross_modal),
                        "flops_per_sample": count_flops(model, x)["total"]}
-    samples = measure_cell(runners, x, repeats, warmup=3)
+        if model.cross_modal is not None:
+            model.cross_modal.backend = kernel
+        runners[name] = setup_eager(model.to(device), None)
+    samples = measure_cell(runners, x_on_device, repeats, warmup=3)
     for name in runners:
         costs[name]["latency_b1"] = summarize(samples[name])
     return costs
@@ -109,12 +114,18 @@ def model_costs(chosen, num_classes: int, length: int, repeats: int) -> Dict[str
 def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence[int] = (1, 2),
                  batch_size: int = 24, configs: Optional[Sequence[str]] = None,
                  latency_repeats: int = 20, length: int = 30,
-                 log: Callable[[str], None] = print) -> Dict[str, object]:
+                 log: Callable[[str], None] = print, device: str = "auto",
+                 kernel: str = "reference") -> Dict[str, object]:
     """Train every configuration with every seed; returns the result dict (see module doc)."""
-    from slr_fused.bench.timing import environment
+    from slr_fused.bench.timing import bench_device, environment
     from slr_fused.data.dataset import PoseDataset
     if epochs < 1 or not seeds:
         raise ValueError("the ablation needs at least one epoch and one seed")
+    target = bench_device(device)
+    if kernel not in ("reference", "triton", "auto"):
+        raise ValueError(f"kernel must be reference, triton or auto, got {kernel!r}")
+    if kernel == "triton" and target.type != "cuda":
+        raise ValueError("--kernel triton trains with the fused kernels, which need --device cuda")
     paths = dataset_paths(data)
     chosen = select_configs(configs)
     num_classes = max(PoseDataset(p).num_classes for p in paths.values())
@@ -122,16 +133,17 @@ def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence
     with tempfile.TemporaryDirectory(prefix="slr-ablation-") as runs_dir:
         for seed in seeds:
             for name, overrides in chosen:
-                record = train_one(paths, overrides, seed, epochs, batch_size, runs_dir, log)
+                record = train_one(paths, overrides, seed, epochs, batch_size, runs_dir, log,
+                                   device=str(target), kernel=kernel)
                 record.update(config=name, seed=seed)
                 runs.append(record)
                 log(f"seed {seed} {name:38} test top-1 {record['test_top1']:.4f} top-5 "
                     f"{record['test_top5']:.4f} ({statistics.mean(record['epoch_seconds']):.1f} s/epoch)")
-    costs = model_costs(chosen, num_classes, length, latency_repeats)
-    return {"kind": "ablation", "environment": environment(),
+    costs = model_costs(chosen, num_classes, length, latency_repeats, target, kernel)
+    return {"kind": "ablation", "environment": environment(target),
             "budget": {"dataset": str(Path(data)), "epochs": epochs, "seeds": list(seeds),
                        "batch_size": batch_size, "lr": 1e-4, "lr_schedule": "constant",
-                       "kernel": "reference", "latency_length": length,
+                       "kernel": kernel, "device": str(target), "latency_length": length,
                        "latency_repeats": latency_repeats, "num_classes": num_classes},
             "runs": runs, "configs": summarize_runs(runs, chosen, costs)}
 
@@ -237,6 +249,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", nargs="+", default=None,
                         help="configuration names (default: all); see ABLATION_CONFIGS")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--device", default="auto",
+                        help="auto (the GPU if any), cpu, cuda or cuda:N")
+    parser.add_argument("--kernel", choices=("reference", "triton", "auto"), default="reference",
+                        help="the block's backend for training and latency (default: "
+                             "%(default)s, the specification)")
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent / "results"))
     parser.add_argument("--name", default="ablation")
 
@@ -244,7 +261,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args) -> Dict[str, Path]:
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = run_ablation(args.data, args.epochs, args.seeds, args.batch_size, args.configs)
+    result = run_ablation(args.data, args.epochs, args.seeds, args.batch_size, args.configs,
+                          device=args.device, kernel=args.kernel)
     paths = write_outputs(result, args.output, args.name)
     print(markdown_table(result))
     print("Wrote " + ", ".join(str(p) for p in paths.values()))

@@ -68,3 +68,24 @@ def test_configurations_and_errors(tmp_path):
         ablation.dataset_paths(tmp_path)
     with pytest.raises(ValueError, match="at least one epoch"):
         ablation.run_ablation(str(tmp_path), epochs=0)
+
+
+def test_a_real_run_on_a_tiny_dataset(tmp_path):
+    """train_one and model_costs for real: 2 configurations x 1 seed x 1 epoch on 8 samples."""
+    from slr_fused.data.csv_format import write_pose_csv
+    from slr_fused.data.synthetic import make_split
+    samples, labels = make_split(1, seed=7)
+    for split in ("train", "val", "test"):
+        write_pose_csv(tmp_path / f"tiny_{split}.csv", samples, labels)
+    configs = ["baseline (no cross-modal block)", "bidirectional h=3"]
+    result = ablation.run_ablation(str(tmp_path), epochs=1, seeds=[3], batch_size=8,
+                                   configs=configs, latency_repeats=3, length=9,
+                                   log=lambda _: None, device="cpu")
+    assert result["budget"]["device"] == "cpu" and result["budget"]["kernel"] == "reference"
+    assert [r["config"] for r in result["runs"]] == configs
+    for row in result["configs"]:
+        assert 0 <= row["top1_mean"] <= 1 and row["params"] > 0
+    base, block = result["configs"]
+    assert base["block_params"] == 0 and block["block_params"] == 54_108
+    with pytest.raises(ValueError, match="need --device cuda"):
+        ablation.run_ablation(str(tmp_path), configs=configs, device="cpu", kernel="triton")

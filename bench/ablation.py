@@ -117,15 +117,12 @@ def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence
                  log: Callable[[str], None] = print, device: str = "auto",
                  kernel: str = "reference") -> Dict[str, object]:
     """Train every configuration with every seed; returns the result dict (see module doc)."""
-    from slr_fused.bench.timing import bench_device, environment
+    from slr_fused.bench.timing import bench_device, check_kernel, environment
     from slr_fused.data.dataset import PoseDataset
     if epochs < 1 or not seeds:
         raise ValueError("the ablation needs at least one epoch and one seed")
     target = bench_device(device)
-    if kernel not in ("reference", "triton", "auto"):
-        raise ValueError(f"kernel must be reference, triton or auto, got {kernel!r}")
-    if kernel == "triton" and target.type != "cuda":
-        raise ValueError("--kernel triton trains with the fused kernels, which need --device cuda")
+    check_kernel(kernel, target)
     paths = dataset_paths(data)
     chosen = select_configs(configs)
     num_classes = max(PoseDataset(p).num_classes for p in paths.values())

@@ -172,7 +172,11 @@ def setup_tensorrt_fp16(model, checkpoint, ctx):
     return _tensorrt(model, checkpoint, ctx, "fp16")
 
 
-SETUPS = {name: globals()["setup_" + name.replace("-", "_")] for name in RUNTIMES}
+SETUPS = {"eager": setup_eager, "eager-triton": setup_eager_triton, "compile": setup_compile,
+          "compile-triton": setup_compile_triton, "aoti": setup_aoti,
+          "aoti-triton": setup_aoti_triton, "onnxruntime": setup_onnxruntime,
+          "tensorrt-fp32": setup_tensorrt_fp32, "tensorrt-fp16": setup_tensorrt_fp16}
+assert tuple(SETUPS) == RUNTIMES
 
 
 # ------------------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ import torch
 
 from slr_fused.atomic import atomic_write
 from slr_fused.bench.flops import count_flops
-from slr_fused.bench.timing import bench_device, environment, summarize, time_call
+from slr_fused.bench.timing import (bench_device, check_kernel, environment, summarize,
+                                    time_call)
 from slr_fused.info import MODEL_VARIANTS
 from slr_fused.models.siformer import SiFormer, SiFormerConfig, count_parameters
 
@@ -384,10 +385,7 @@ def run_model_cost(configs: Optional[Sequence[str]] = None, providers: Sequence[
     if threads:
         torch.set_num_threads(threads)
     target = bench_device(device)
-    if kernel not in ("reference", "triton", "auto"):
-        raise ValueError(f"kernel must be reference, triton or auto, got {kernel!r}")
-    if kernel == "triton" and target.type != "cuda":
-        raise ValueError("--kernel triton times the fused kernels, which need --device cuda")
+    check_kernel(kernel, target)
     model_settings = {**(model_settings or {}), "kernel": kernel}
     chosen = select(configs)
     if max(lengths) > model_settings.get("max_frames", 256):

@@ -71,6 +71,15 @@ def git_commit() -> str:
         return "unknown"
 
 
+def check_kernel(kernel: str, device: torch.device) -> str:
+    """The block backend a benchmark was asked for, validated against its device."""
+    if kernel not in ("reference", "triton", "auto"):
+        raise ValueError(f"kernel must be reference, triton or auto, got {kernel!r}")
+    if kernel == "triton" and device.type != "cuda":
+        raise ValueError("--kernel triton runs the fused kernels, which need --device cuda")
+    return kernel
+
+
 def environment(device: Optional[torch.device] = None) -> Dict[str, object]:
     """Device, versions, threads, git commit and date: what a number needs to be comparable.
 

@@ -91,11 +91,17 @@ def export_aoti(checkpoint, output, kernel: str = "auto", device: str = "auto",
     config = info["config"]
     if config.max_frames < 2:
         raise ExportError("a dynamic-length package needs max_frames >= 2")
-    backend = ("reference" if model.cross_modal is None
-               else resolve_backend(model.cross_modal.backend, torch.empty(0, device=target)))
-    if backend == "triton" and target.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ExportError("--kernel triton compiles the fused kernels for CUDA: use --device cuda "
-                          "(or --kernel reference for a CPU package)")
+    backend = "reference"
+    if model.cross_modal is not None:
+        if (model.cross_modal.backend == "triton" and target.type != "cuda"
+                and os.environ.get("TRITON_INTERPRET") != "1"):
+            raise ExportError("--kernel triton compiles the fused kernels for CUDA: use --device "
+                              "cuda (or --kernel reference for a CPU package)")
+        # Resolve "auto" here, eagerly (with its self-check), so the traced graph holds exactly
+        # the backend the metadata names.
+        backend = resolve_backend(model.cross_modal.backend,
+                                  torch.empty(1, 1, 42, device=target), model.cross_modal)
+        model.cross_modal.backend = backend
     from torch.export import Dim
     batch_dim = Dim("batch", min=1, max=int(max_batch))
     length_dim = Dim("length", min=1, max=config.max_frames)

@@ -14,6 +14,8 @@ Runtimes (one ``setup_*`` each; one that cannot run here is listed with its reas
   eager-triton     PyTorch eager, fused block (CUDA)
   compile          torch.compile (inductor, static shapes, compiled during warm-up)
   compile-triton   torch.compile with the fused block as one opaque op (CUDA)
+  cudagraphs, cudagraphs-triton   torch.compile(mode="reduce-overhead"): the same, replayed as
+                   CUDA graphs (one launch for the whole model; CUDA)
   aoti             AOTInductor package (``slr export aoti --kernel reference``)
   aoti-triton      AOTInductor package with the fused block inside (CUDA)
   onnxruntime      ONNX Runtime on the same ONNX file a deployment uses: the CUDA provider with
@@ -45,8 +47,9 @@ from slr_fused.info import MODEL_VARIANTS
 BASELINE = MODEL_VARIANTS[0][0]
 BLOCK = "bidirectional h=3"
 CONFIGS = ((BASELINE, dict(use_cross_attention=False)), (BLOCK, dict(cross_attn_heads=3)))
-RUNTIMES = ("eager", "eager-triton", "compile", "compile-triton", "aoti", "aoti-triton",
-            "onnxruntime", "tensorrt-fp32", "tensorrt-fp16")
+RUNTIMES = ("eager", "eager-triton", "compile", "compile-triton", "cudagraphs",
+            "cudagraphs-triton", "aoti", "aoti-triton", "onnxruntime", "tensorrt-fp32",
+            "tensorrt-fp16")
 PRECISION = {"tensorrt-fp16": "fp16 (LayerNorm, softmax fp32)"}
 
 
@@ -96,6 +99,27 @@ def setup_compile_triton(model, checkpoint, ctx):
     _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
     return _no_grad(torch.compile(_with_backend(model, "triton").to(ctx.device).eval(),
                                   dynamic=False))
+
+
+def _cudagraphs(model, ctx):
+    _needs_cuda(ctx, "CUDA graphs")
+    compiled = torch.compile(model.to(ctx.device).eval(), mode="reduce-overhead", dynamic=False)
+
+    def run(inputs):
+        with torch.no_grad():
+            # The graph's output buffer is reused by the next replay: copy it out, as a caller
+            # keeping the logits must.
+            return compiled(*inputs).clone()
+    return run
+
+
+def setup_cudagraphs(model, checkpoint, ctx):
+    return _cudagraphs(model, ctx)
+
+
+def setup_cudagraphs_triton(model, checkpoint, ctx):
+    _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
+    return _cudagraphs(_with_backend(model, "triton"), ctx)
 
 
 def _aoti(checkpoint, ctx, kernel):
@@ -173,7 +197,8 @@ def setup_tensorrt_fp16(model, checkpoint, ctx):
 
 
 SETUPS = {"eager": setup_eager, "eager-triton": setup_eager_triton, "compile": setup_compile,
-          "compile-triton": setup_compile_triton, "aoti": setup_aoti,
+          "compile-triton": setup_compile_triton, "cudagraphs": setup_cudagraphs,
+          "cudagraphs-triton": setup_cudagraphs_triton, "aoti": setup_aoti,
           "aoti-triton": setup_aoti_triton, "onnxruntime": setup_onnxruntime,
           "tensorrt-fp32": setup_tensorrt_fp32, "tensorrt-fp16": setup_tensorrt_fp16}
 assert tuple(SETUPS) == RUNTIMES
@@ -223,6 +248,27 @@ def build_runners(runtimes, ctx: Context, num_classes: int, model_settings: dict
     return runners, status
 
 
+def drop_failing(runners: Dict[tuple, Callable], status: List[dict], inputs,
+                 log: Callable[[str], None]) -> None:
+    """Call every runner once on the cell's inputs (compiling happens here, per shape); a
+    runtime that fails is removed, all configurations of it, and its status says why."""
+    failed = {}
+    for (runtime, config), run in runners.items():
+        if runtime in failed:
+            continue
+        try:
+            run(inputs)
+        except Exception as error:   # e.g. a CUDA graph capture the model cannot take
+            failed[runtime] = _reason(error)
+    for runtime, reason in failed.items():
+        for key in [k for k in runners if k[0] == runtime]:
+            del runners[key]
+        for row in status:
+            if row["name"] == runtime:
+                row.update(available=False, reason=f"failed at batch {inputs[0].shape[0]}: {reason}")
+        log(f"{runtime}: dropped ({reason})")
+
+
 def inputs_for(batch: int, length: int, device: torch.device):
     generator = torch.Generator().manual_seed(batch * 1000 + length)
     return tuple((torch.randn(batch, length, d, generator=generator) * 0.3).to(device)
@@ -267,6 +313,7 @@ def run_deployment(runtimes: Sequence[str] = RUNTIMES, batches: Sequence[int] = 
         for batch in batches:
             inputs = inputs_for(batch, length, target)
             start = time.perf_counter()
+            drop_failing(runners, status, inputs, log)
             samples = measure_cell(runners, inputs, repeats, warmup)
             rows += cell_rows(samples, batch, length)
             log(f"B={batch:<3} T={length}: {len(runners)} runners x {repeats} repeats "

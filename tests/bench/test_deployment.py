@@ -72,3 +72,15 @@ def test_a_cuda_only_runtime_refuses_the_cpu():
     ctx = deployment.Context(torch.device("cpu"), 6, 2, None)
     with pytest.raises(Unavailable, match="CUDA only"):
         deployment.setup_compile_triton(deployment.build_model({}, 5, **TINY), None, ctx)
+
+
+def test_a_runtime_failing_while_timed_is_dropped_with_its_reason():
+    def broken(inputs):
+        raise RuntimeError("capture failed\nlong log")
+    runners = {("eager", "a"): lambda inputs: None, ("bad", "a"): broken, ("bad", "b"): broken}
+    status = [{"name": "eager", "available": True}, {"name": "bad", "available": True}]
+    deployment.drop_failing(runners, status, deployment.inputs_for(2, 3, torch.device("cpu")),
+                            log=lambda _: None)
+    assert list(runners) == [("eager", "a")]
+    assert status[1] == {"name": "bad", "available": False,
+                         "reason": "failed at batch 2: RuntimeError: capture failed"}

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from slr_fused.atomic import atomic_write
+from slr_fused.bench.timing import device_tag, environment
 from slr_fused.models.cross_modal import CrossModalAttention
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -231,6 +233,79 @@ def floor_ms(machine, heads, B, T, dtype, mode):
 
 
 # ----------------------------------------------------------------------------------------------
+# The issue's targets, judged from the rows
+# ----------------------------------------------------------------------------------------------
+
+# (name, mode, what the fused median is compared with, required ratio): "compile" means the
+# faster of the two torch.compile modes; "floor" means fused / floor at most the ratio.
+TARGETS = (
+    ("forward >= 10x eager", "forward", "eager", 10.0),
+    ("forward >= 2x best torch.compile", "forward", "compile", 2.0),
+    ("forward+backward >= 5x eager", "full", "eager", 5.0),
+    ("forward within 3x of the floor", "forward", "floor", 3.0),
+    ("forward+backward within 3x of the floor", "full", "floor", 3.0),
+)
+
+
+def judge_targets(results, B, T):
+    """Per dtype, each target at (B, T): the measured ratio and whether it is met."""
+    verdicts = []
+    cells = {}
+    for row in results:
+        if row["B"] == B and row["T"] == T and "median_ms" in row:
+            cells.setdefault((row["dtype"], row["mode"]), {})[row["provider"]] = row
+    for (dtype, mode), rows in sorted(cells.items()):
+        fused = rows.get("fused")
+        if fused is None:
+            continue
+        for name, target_mode, other, needed in TARGETS:
+            if target_mode != mode:
+                continue
+            if other == "floor":
+                ratio = fused["median_ms"] / fused["floor_ms"]
+                met = ratio <= needed
+            else:
+                rivals = [r["median_ms"] for p, r in rows.items()
+                          if p == other or (other == "compile" and p.startswith("compile"))]
+                if not rivals:
+                    continue
+                ratio = min(rivals) / fused["median_ms"]
+                met = ratio >= needed
+            verdicts.append({"target": name, "dtype": dtype, "B": B, "T": T,
+                             "ratio": ratio, "met": met})
+    return verdicts
+
+
+def markdown_report(report) -> str:
+    """The table for docs/benchmarks.md: the main size, every provider, and the verdicts."""
+    B, T = report["main_size"]
+    lines = [f"{report['device']}, torch {report['torch']}, triton {report['triton']}, "
+             f"CUDA {report['cuda']}, {report['date']}; B = {B}, T = {T}, heads "
+             f"{report['heads']}, {'masked' if report['masked'] else 'no mask'}; CUDA-event "
+             f"medians [20th, 80th percentile] (triton.testing.do_bench) and wall-clock per call.",
+             "", "| dtype | mode | provider | median ms [p20, p80] | wall ms | fused speed-up |",
+             "|---|---|---|---:|---:|---:|"]
+    rows = [r for r in report["results"] if (r["B"], r["T"]) == (B, T)]
+    fused = {(r["dtype"], r["mode"]): r for r in rows
+             if r["provider"] == "fused" and "median_ms" in r}
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['dtype']} | {r['mode']} | {r['provider']} | failed: "
+                         f"{r['error'][:80]} | | |")
+            continue
+        f = fused.get((r["dtype"], r["mode"]))
+        speedup = f"{r['median_ms'] / f['median_ms']:.2f}x" if f and r is not f else "-"
+        lines.append(f"| {r['dtype']} | {r['mode']} | {r['provider']} | {r['median_ms']:.4f} "
+                     f"[{r['p20_ms']:.4f}, {r['p80_ms']:.4f}] | {r['wall_ms_per_call']:.4f} | "
+                     f"{speedup} |")
+    lines += ["", "| target | dtype | measured | met |", "|---|---|---:|---|"]
+    for v in report["targets"]:
+        lines.append(f"| {v['target']} | {v['dtype']} | {v['ratio']:.2f} | "
+                     f"{'yes' if v['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------
 # Driver
 # ----------------------------------------------------------------------------------------------
 
@@ -299,11 +374,17 @@ def run(args):
                               f"{timing['p80_ms']:>8.4f} {timing['wall_ms_per_call']:>9.4f} "
                               f"{floor['floor_ms']:>9.4f}")
 
+    report["main_size"] = [args.batch, args.length]
+    report["targets"] = judge_targets(report["results"], args.batch, args.length)
+    report["environment"] = environment(torch.device("cuda"))
     out = Path(args.out or Path(__file__).resolve().parent / "results" /
-               f"kernels-{device.replace(' ', '_').replace('/', '_')}.json")
+               f"kernels-{device_tag(torch.device('cuda'))}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    table = markdown_report(report)
+    atomic_write(out, lambda h: h.write(json.dumps(report, indent=2).encode()))
+    atomic_write(out.with_suffix(".md"), lambda h: h.write(table.encode()))
+    print(table)
+    print(f"wrote {out} and {out.with_suffix('.md')}")
     ok = (not failed and report["launches"]["forward_ok"] and report["launches"]["backward_ok"])
     return 0 if ok else 1
 
@@ -325,7 +406,8 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=25, help="do_bench warmup, ms")
     p.add_argument("--rep", type=int, default=100, help="do_bench repetitions, ms")
     p.add_argument("--wall-calls", type=int, default=50, help="calls for the wall-clock mean")
-    p.add_argument("--out", default=None, help="JSON path (default bench/results/kernels-<device>.json)")
+    p.add_argument("--out", default=None, help="JSON path (default bench/results/kernels-<device>.json; "
+                   "the Markdown table goes beside it)")
     return p.parse_args(argv)
 
 

@@ -102,9 +102,7 @@ def model_costs(chosen, num_classes: int, length: int, repeats: int,
         costs[name] = {"params": count_parameters(model),
                        "block_params": count_parameters(model.cross_modal),
                        "flops_per_sample": count_flops(model, x)["total"]}
-        if model.cross_modal is not None:
-            model.cross_modal.backend = kernel
-        runners[name] = setup_eager(model.to(device), None)
+        runners[name] = setup_eager(model.set_kernel(kernel).to(device), None)
     samples = measure_cell(runners, x_on_device, repeats, warmup=3)
     for name in runners:
         costs[name]["latency_b1"] = summarize(samples[name])

@@ -42,6 +42,7 @@ import torch
 from slr_fused.atomic import atomic_write
 from slr_fused.bench.model_cost import RESULTS_DIR, Unavailable, build_model, measure_cell
 from slr_fused.bench.timing import bench_device, environment, summarize
+from slr_fused.errors import describe_error
 from slr_fused.info import MODEL_VARIANTS
 
 BASELINE = MODEL_VARIANTS[0][0]
@@ -68,13 +69,6 @@ def _needs_cuda(ctx: Context, what: str, why: str = "") -> None:
 FUSED_ON_CPU = " (on the CPU the Triton interpreter is for tests, far too slow to time)"
 
 
-def _with_backend(model, backend: str):
-    if model.cross_modal is not None:
-        model.cross_modal.backend = backend
-    model.config.kernel = backend
-    return model
-
-
 def _no_grad(fn):
     def run(inputs):
         with torch.no_grad():
@@ -88,7 +82,7 @@ def setup_eager(model, checkpoint, ctx):
 
 def setup_eager_triton(model, checkpoint, ctx):
     _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
-    return _no_grad(_with_backend(model, "triton").to(ctx.device).eval())
+    return _no_grad(model.set_kernel("triton").to(ctx.device).eval())
 
 
 def setup_compile(model, checkpoint, ctx):
@@ -97,7 +91,7 @@ def setup_compile(model, checkpoint, ctx):
 
 def setup_compile_triton(model, checkpoint, ctx):
     _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
-    return _no_grad(torch.compile(_with_backend(model, "triton").to(ctx.device).eval(),
+    return _no_grad(torch.compile(model.set_kernel("triton").to(ctx.device).eval(),
                                   dynamic=False))
 
 
@@ -119,7 +113,7 @@ def setup_cudagraphs(model, checkpoint, ctx):
 
 def setup_cudagraphs_triton(model, checkpoint, ctx):
     _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
-    return _cudagraphs(_with_backend(model, "triton"), ctx)
+    return _cudagraphs(model.set_kernel("triton"), ctx)
 
 
 def _aoti(checkpoint, ctx, kernel):
@@ -208,10 +202,7 @@ assert tuple(SETUPS) == RUNTIMES
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, Unavailable):
-        return str(error)
-    first = (str(error).strip().splitlines() or [""])[0]
-    return f"{type(error).__name__}: {first[:200]}"
+    return str(error) if isinstance(error, Unavailable) else describe_error(error)
 
 
 def build_runners(runtimes, ctx: Context, num_classes: int, model_settings: dict,

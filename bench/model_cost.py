@@ -33,6 +33,7 @@ import torch
 
 from slr_fused.atomic import atomic_write
 from slr_fused.bench.flops import count_flops
+from slr_fused.errors import describe_error
 from slr_fused.bench.timing import (bench_device, check_kernel, environment, summarize,
                                     time_call)
 from slr_fused.info import MODEL_VARIANTS
@@ -226,7 +227,7 @@ def run_latency(configs, providers: Sequence[str], lengths: Sequence[int], batch
                     reason = str(error)
                     break
                 except Exception as error:  # a backend failing here is a finding, not a crash
-                    reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                    reason = describe_error(error)
                     break
                 setup_seconds[name] = time.perf_counter() - start
             if reason is not None:

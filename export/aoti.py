@@ -30,6 +30,7 @@ import torch
 from .. import __version__
 from ..checkpoint import load_model
 from ..data.joints import FEATURE_DIMS, MODALITIES
+from ..errors import first_line
 from ..models.cross_modal import resolve_backend
 from .onnx import INPUT_NAMES, MASK_NAME, NORMALIZATION, ExportError, input_layout, sha256_file
 from .runtime import ModelMismatchError, PoseRunner
@@ -144,8 +145,8 @@ def export_aoti(checkpoint, output, kernel: str = "auto", device: str = "auto",
                     program, package_path=str(staged),
                     inductor_configs={"aot_inductor.metadata": metadata})
         except (ValueError, RuntimeError, TypeError) as error:
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise ExportError(f"AOTInductor could not compile {checkpoint}: {first[:300]}") from None
+            raise ExportError(f"AOTInductor could not compile {checkpoint}: "
+                              f"{first_line(error, 300)}") from None
         seconds = time.perf_counter() - start
         summary = {"path": str(output), "metadata": metadata, "compile_seconds": seconds}
         if verify:
@@ -204,9 +205,8 @@ class AotiRunner(PoseRunner):
                 self.package = torch._inductor.aoti_load_package(str(path), device_index=index)
             metadata = dict(self.package.get_metadata())
         except Exception as error:   # torch raises RuntimeError, zip errors, ... for a bad file
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise ModelMismatchError(f"{path}: not a loadable AOTInductor package ({first[:200]})") \
-                from None
+            raise ModelMismatchError(f"{path}: not a loadable AOTInductor package "
+                                     f"({first_line(error)})") from None
         if metadata.get("producer") != PRODUCER:
             raise ModelMismatchError(f"{path}: an AOTInductor package, but not one written by "
                                      f"`slr export aoti` (no slr-fused metadata)")

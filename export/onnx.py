@@ -117,10 +117,7 @@ class ExportableSiFormer(nn.Module):
 
 def exportable(model: SiFormer, with_mask: bool) -> ExportableSiFormer:
     """A CPU fp32 eval copy on the reference path; the caller's model is left untouched."""
-    model = copy.deepcopy(model).float().cpu().eval()
-    if model.cross_modal is not None:
-        model.cross_modal.backend = "reference"
-    model.config.kernel = "reference"
+    model = copy.deepcopy(model).float().cpu().eval().set_kernel("reference")
     return ExportableSiFormer(model, with_mask).eval()
 
 

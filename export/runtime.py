@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..data.joints import FEATURE_DIMS
+from ..errors import first_line
 from .onnx import INPUT_NAMES, MASK_NAME, MODALITY_OF_INPUT, OUTPUT_NAME, ExportError
 
 
@@ -163,8 +164,8 @@ class OnnxRuntimeRunner(PoseRunner):
         try:
             self.session = onnxruntime.InferenceSession(str(path), options, providers=list(providers))
         except Exception as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ModelMismatchError(f"{path}: ONNX Runtime cannot load it ({first[:200]})") from None
+            raise ModelMismatchError(f"{path}: ONNX Runtime cannot load it "
+                                     f"({first_line(error)})") from None
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         self.with_mask = check_interface(inputs, [o.name for o in self.session.get_outputs()], path)
         metadata = self.session.get_modelmeta().custom_metadata_map

@@ -16,6 +16,8 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from slr_fused.errors import describe_error
+
 # Looser than the tests' bounds: this catches broken kernels, not last-bit differences.
 BOUNDS = {torch.float32: 1e-4, torch.bfloat16: 3e-2, torch.float16: 3e-2}
 _VERDICTS: Dict[Tuple[object, str, torch.dtype], Optional[str]] = {}
@@ -55,8 +57,7 @@ def run_self_check(module, device: torch.device, dtype: torch.dtype) -> Optional
             want_grads = torch.autograd.grad(
                 sum((o * u).sum() for o, u in zip(want, upstream)), ref_leaves, allow_unused=True)
     except Exception as error:   # any compile or launch failure is what this check is for
-        first = (str(error).strip().splitlines() or [""])[0]
-        return f"{type(error).__name__}: {first[:200]}"
+        return describe_error(error)
     pairs = [(f"{m} output", o, w) for m, o, w in zip(dims, outs, want)]
     pairs += [(f"{m} gradient", g, w) for m, g, w in zip(dims, got_grads, want_grads)
               if g is not None and w is not None]

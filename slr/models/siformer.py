@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..data.joints import FEATURE_DIMS, MODALITIES
-from .cross_modal import CrossModalAttention, adjust_heads
+from .cross_modal import BACKENDS, CrossModalAttention, adjust_heads
 
 
 @dataclass
@@ -93,6 +93,16 @@ class SiFormer(nn.Module):
     def cross_attn_heads(self) -> Optional[int]:
         """Heads actually used by BMHCMA (after adjustment), None for the baseline."""
         return self.cross_modal.num_heads if self.cross_modal is not None else None
+
+    def set_kernel(self, kernel: str) -> "SiFormer":
+        """Switch the cross-modal block's backend (and the config that records it); the weights
+        are the same for every backend. Returns the model."""
+        if kernel not in BACKENDS:
+            raise ValueError(f"unknown kernel {kernel!r}; choose from {BACKENDS}")
+        self.config.kernel = kernel
+        if self.cross_modal is not None:
+            self.cross_modal.backend = kernel
+        return self
 
     def forward(self, lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
                 padding_mask: Optional[torch.Tensor] = None, return_extras: bool = False):

@@ -97,3 +97,15 @@ def test_config_round_trip_and_unknown_keys():
     assert SiFormerConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown model settings"):
         SiFormerConfig.from_dict({"num_classes": 3, "wings": 2})
+
+
+def test_set_kernel_switches_the_block_and_the_config():
+    from slr_fused.models.siformer import SiFormer, SiFormerConfig
+    model = SiFormer(SiFormerConfig(num_classes=3, d_ff=16, num_enc_layers=1, num_dec_layers=1))
+    assert model.set_kernel("triton") is model
+    assert model.config.kernel == model.cross_modal.backend == "triton"
+    baseline = SiFormer(SiFormerConfig(num_classes=3, d_ff=16, num_enc_layers=1,
+                                       num_dec_layers=1, use_cross_attention=False))
+    assert baseline.set_kernel("auto").config.kernel == "auto"
+    with pytest.raises(ValueError, match="unknown kernel"):
+        model.set_kernel("cuda")

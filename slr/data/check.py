@@ -138,11 +138,24 @@ def _check_classes(report: CheckReport) -> None:
         report.findings.append(Finding(
             "error", "label_without_name",
             f"label {labels[-1]} has no name in the class file ({len(names)} names)"))
-    header = "| class | " + " | ".join(report.splits) + " |"
-    lines = [header, "|" + "---|" * (len(report.splits) + 1)]
+    # Per class, over all splits: frames, and the share of frames with each hand seen.
+    frames, hands = Counter(), defaultdict(lambda: np.zeros(2))
+    for seqs in report.splits.values():
+        frame_labels = np.repeat(seqs.labels, seqs.lengths)
+        seen = np.stack([joint_present(seqs.frames[:, LEFT_HAND]).any(-1),
+                         joint_present(seqs.frames[:, RIGHT_HAND]).any(-1)], -1)
+        for label in np.unique(frame_labels):
+            rows = frame_labels == label
+            frames[int(label)] += int(rows.sum())
+            hands[int(label)] += seen[rows].sum(0)
+    header = "| class | " + " | ".join(report.splits) + " | mean frames | left hand seen | right hand seen |"
+    lines = [header, "|" + "---|" * (len(report.splits) + 4)]
     for label in labels:
+        samples = sum(counts[s][label] for s in report.splits)
+        share = hands[label] / max(frames[label], 1)
         lines.append(f"| {_name(names, label)} | "
-                     + " | ".join(str(counts[s][label]) for s in report.splits) + " |")
+                     + " | ".join(str(counts[s][label]) for s in report.splits)
+                     + f" | {frames[label] / max(samples, 1):.1f} | {share[0]:.0%} | {share[1]:.0%} |")
     report.tables.append("## Samples per class\n\n" + "\n".join(lines))
 
 
@@ -196,7 +209,7 @@ def _check_samples(report: CheckReport) -> None:
     if duplicates:
         report.findings.append(Finding("error", "duplicate_across_splits",
                                        f"{len(duplicates)} sample(s) appear in more than one split "
-                                       f"({_rows(['=' .join(p) for p in duplicates], 4)}): "
+                                       f"({_rows([' = '.join(p) for p in duplicates], 4)}): "
                                        f"evaluation measures memory"))
     # A class is one-handed when its median sample clearly leads with one hand; its samples that
     # clearly lead with the other are left-handed signers or mirrored videos.

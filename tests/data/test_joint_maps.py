@@ -96,3 +96,30 @@ def test_converters_equal_the_extraction_coordinate_for_coordinate(tmp_path):
         (tmp_path / f"clip_{t:012d}_keypoints.json").write_text(json.dumps({"people": [person]}))
     converted = openpose_json.read_sequence(tmp_path, image_size=(1024, 512))
     np.testing.assert_array_equal(converted, expected)  # the neck from the shoulders, as extraction
+
+
+def test_pose_file_conversion_equals_the_extraction():
+    """A MediaPipe Holistic .pose (pixels of a 1024 x 512 image: exact division) built from the
+    same landmarks converts to exactly what extraction gives; missing points (confidence 0) are 0."""
+    import pytest
+    pytest.importorskip("pose_format", reason="pose-format not installed (the convert extra)")
+    from pose_format import Pose
+    from pose_format.numpy.pose_body import NumPyPoseBody
+    from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
+    from slr_fused.convert.pose_file import frames_from_pose
+
+    rng = np.random.default_rng(1)
+    pose, left, right = _landmarks(rng, 3)
+    right[1] = 0
+    expected = np.stack([frame_from_holistic(pose[t], left[t], None if t == 1 else right[t])
+                         for t in range(3)])
+    components = [PoseHeaderComponent(name, list(points), [], [], "XYZC") for name, points in
+                  (("POSE_LANDMARKS", jm.MP_POSE_LANDMARKS), ("LEFT_HAND_LANDMARKS", jm.MP_HAND_LANDMARKS),
+                   ("RIGHT_HAND_LANDMARKS", jm.MP_HAND_LANDMARKS))]
+    header = PoseHeader(0.1, PoseHeaderDimensions(1024, 512, 0), components)
+    xy = np.concatenate([pose, left, right], axis=1) * np.array([1024, 512], np.float32)
+    data = np.concatenate([xy, np.zeros((3, 75, 1), np.float32)], -1)[:, None]
+    confidence = np.where((xy != 0).any(-1), 0.9, 0.0).astype(np.float32)[:, None]
+    body = NumPyPoseBody(25, np.ma.masked_array(data, mask=np.repeat(confidence[..., None] == 0, 3, -1)),
+                         confidence)
+    np.testing.assert_array_equal(frames_from_pose(Pose(header, body)), expected)

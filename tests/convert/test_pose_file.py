@@ -61,6 +61,9 @@ def test_a_model_trains_one_epoch_on_the_converted_files(converted, tmp_path):
                                save_checkpoints=False, mirror=0.5, canonical_hand="right"),
                    log=lambda _: None)
     assert np.isfinite(result["history"][-1]["train"]["loss"]) and Path(result["model_path"]).is_file()
+    # Prediction applies the dominant-hand setting the model was trained with.
+    from slr_fused.extract.predict import load_predictor
+    assert load_predictor(result["model_path"]).canonical_hand == "right"
 
 
 def test_a_pose_file_without_hands_is_refused_in_one_line(tmp_path, capsys):

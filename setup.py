@@ -37,9 +37,10 @@ EXTRAS = {
     "mediapipe": ["mediapipe==0.10.21", "opencv-python-headless>=4.8,<4.12", "protobuf>=4.25,<5"],
     "bench": ["fvcore>=0.1.5", "pytest-benchmark>=4.0", "matplotlib>=3.7"],
     "plots": ["matplotlib>=3.7"],
+    "convert": ["pose-format>=0.15"],
 }
 EXTRAS["test"] = sorted({"pytest>=7.4", "pytest-timeout>=2.1", *EXTRAS["kernels"], *EXTRAS["bench"],
-                         *EXTRAS["plots"], *EXTRAS["export"], *EXTRAS["mediapipe"],
+                         *EXTRAS["plots"], *EXTRAS["export"], *EXTRAS["mediapipe"], *EXTRAS["convert"],
                          "scikit-image>=0.21"})
 EXTRAS["all"] = sorted({dep for key, deps in EXTRAS.items() if key != "tensorrt" for dep in deps})
 

@@ -55,6 +55,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                       help="probability of augmenting a sample (default: %(default)s)")
     data.add_argument("--gaussian_std", type=float, default=d.gaussian_std,
                       help="std of Gaussian noise on normalised coordinates (default: %(default)s)")
+    data.add_argument("--mirror", type=float, nargs="?", const=0.5, default=d.mirror, metavar="P",
+                      help="mirror training samples with probability P (flip x, swap hands and "
+                           "left/right joints; default: off, P = 0.5 when given bare)")
+    data.add_argument("--canonical_hand", choices=("left", "right"), default=d.canonical_hand,
+                      help="mirror samples whose dominant hand is the other one, in every split "
+                           "(default: off)")
     data.add_argument("--num_workers", type=int, default=d.num_workers,
                       help="DataLoader worker processes (default: %(default)s)")
 
@@ -198,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict_parser(sub)
     from .bench.cli import add_bench_parser
     add_bench_parser(sub)
+    from .convert.cli import add_convert_parser
+    add_convert_parser(sub)
+    from .data.check_cli import add_data_parser
+    add_data_parser(sub)
     return parser
 
 
@@ -243,6 +253,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "bench":
             from .bench.cli import run_bench
             return run_bench(args)
+        elif args.command == "convert":
+            from .convert.cli import run_convert
+            return run_convert(args)
+        elif args.command == "data":
+            from .data.check_cli import run_data
+            return run_data(args)
     except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError,
             OSError) as error:
         print(f"error: {error}", file=sys.stderr)

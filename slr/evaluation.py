@@ -22,8 +22,10 @@ def evaluate_checkpoint(checkpoint, data, output: Optional[str] = None, batch_si
     device = pick_device(device)
     model, info = load_model(checkpoint, device)
     config = info["config"]
+    train_config = (info.get("metadata") or {}).get("train_config") or {}
     dataset = PoseDataset(data, num_frames=num_frames,
-                          max_frames=None if num_frames else config.max_frames)
+                          max_frames=None if num_frames else config.max_frames,
+                          canonical_hand=train_config.get("canonical_hand"))
     if dataset.num_classes > config.num_classes:
         raise CheckpointError(f"{checkpoint}: the model has {config.num_classes} classes but {data} "
                               f"has labels up to {dataset.num_classes - 1}")

@@ -74,6 +74,8 @@ class TrainConfig:
     augmentations: bool = True
     augmentations_prob: float = 0.5
     gaussian_std: float = 0.001
+    mirror: Optional[float] = None               # probability of mirroring a training sample
+    canonical_hand: Optional[str] = None         # "left"/"right": dominant hand put on this side
     seed: int = 379
     device: str = "auto"
     amp: Optional[str] = None                    # bf16 or fp16 autocast on CUDA
@@ -136,6 +138,8 @@ def validate_config(config: TrainConfig) -> None:
             raise ValueError(f"--{name} must be at least 1")
     if config.experimental_train_split is not None and not 0 < config.experimental_train_split <= 1:
         raise ValueError("--experimental_train_split must be in (0, 1]")
+    if config.mirror is not None and not 0 <= config.mirror <= 1:
+        raise ValueError(f"--mirror must be a probability in [0, 1], got {config.mirror}")
 
 
 def scheduler_milestones(config: TrainConfig) -> List[int]:
@@ -204,7 +208,8 @@ def _progress(iterable, enabled: Optional[bool], **kwargs):
 def load_datasets(config: TrainConfig, paths: Dict[str, Optional[str]]):
     """(train set, {split: eval set}) with the validation policy and experimental subset applied."""
     max_frames = None if config.num_frames else config.max_frames
-    common = dict(num_frames=config.num_frames, max_frames=max_frames)
+    common = dict(num_frames=config.num_frames, max_frames=max_frames,
+                  canonical_hand=config.canonical_hand)
     train_sequences = read_pose_csv(paths["train"])
     eval_sources = {}
     policy = config.validation_set
@@ -224,7 +229,8 @@ def load_datasets(config: TrainConfig, paths: Dict[str, Optional[str]]):
         eval_sources["test"] = read_pose_csv(paths["test"])
     train_set = PoseDataset(train_sequences, augment=config.augmentations,
                             augmentations_prob=config.augmentations_prob,
-                            gaussian_std=config.gaussian_std, seed=config.seed, **common)
+                            gaussian_std=config.gaussian_std, seed=config.seed,
+                            mirror=config.mirror, **common)
     eval_sets = {split: PoseDataset(seqs, **common) for split, seqs in eval_sources.items()}
     return train_set, eval_sets
 

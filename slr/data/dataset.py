@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from .augmentations import AUGMENTATIONS, augment, gaussian_noise
 from .csv_format import PoseSequences, read_pose_csv
+from .handedness import canonicalise_hand, random_mirror
 from .normalization import normalize_sample
 
 
@@ -41,12 +42,17 @@ class PoseDataset(Dataset):
         num_frames: resample every sample to this length (None keeps lengths).
         max_frames: resample samples longer than this down to it.
         seed: seed of per-sample augmentation streams (None: torch's global generator).
+        mirror: probability of mirroring a sample (flip x, swap hands and left/right body
+            joints; training only; None or 0 = off).
+        canonical_hand: "left" or "right": mirror samples whose dominant hand is the other one
+            (every split alike; None = off).
     """
 
     def __init__(self, source, augment: bool = False, augmentations_prob: float = 0.5,
                  augmentations: Sequence[str] = AUGMENTATIONS, gaussian_std: float = 0.0,
                  num_frames: Optional[int] = None, max_frames: Optional[int] = None,
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None, mirror: Optional[float] = None,
+                 canonical_hand: Optional[str] = None):
         self.sequences = source if isinstance(source, PoseSequences) else read_pose_csv(source)
         self.augment = augment
         self.augmentations_prob = augmentations_prob
@@ -55,6 +61,8 @@ class PoseDataset(Dataset):
         self.num_frames = num_frames
         self.max_frames = max_frames
         self.seed = seed
+        self.mirror = mirror or 0.0
+        self.canonical_hand = canonical_hand
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -95,6 +103,10 @@ class PoseDataset(Dataset):
         if self.augment:
             frames = augment(frames, self.augmentations_prob, generator, enabled=self.augmentations)
         sample = normalize_sample(frames)
+        if self.canonical_hand:
+            sample, _ = canonicalise_hand(sample, frames, self.canonical_hand)
+        if self.augment and self.mirror > 0:
+            sample = random_mirror(sample, self.mirror, generator)
         if self.augment and self.gaussian_std > 0:
             for key in ("body", "lh", "rh"):
                 sample[key] = gaussian_noise(sample[key], self.gaussian_std, generator)

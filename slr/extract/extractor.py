@@ -196,8 +196,8 @@ def extract_video(path, options: ExtractOptions = ExtractOptions(), label: str =
 # Inputs
 
 
-def _videos_under(folder: Path) -> List[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+def _videos_under(folder: Path, suffixes: Sequence[str] = VIDEO_SUFFIXES) -> List[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
@@ -225,11 +225,13 @@ def read_list_file(path: Path, default_label: Optional[str] = None) -> List[Vide
 
 
 def collect_videos(inputs: Sequence, default_label: Optional[str] = None,
-                   log: Callable[[str], None] = print) -> List[VideoItem]:
+                   log: Callable[[str], None] = print,
+                   suffixes: Sequence[str] = VIDEO_SUFFIXES) -> List[VideoItem]:
     """Video files, folders and list files -> videos with their labels, in the order given.
 
     A folder's videos are found recursively; each takes the name of its first folder below the
-    given one as its label (videos directly inside take the folder's own name). A file named
+    given one as its label (videos directly inside take the folder's own name; ``suffixes``
+    says which files count, e.g. ``(".pose",)`` for ``slr convert``). A file named
     directly takes ``default_label``, or its folder's name. A path that does not exist is kept, so
     it is reported with the other failures rather than stopping the batch.
     """
@@ -237,9 +239,10 @@ def collect_videos(inputs: Sequence, default_label: Optional[str] = None,
     for entry in inputs:
         path = Path(entry)
         if path.is_dir():
-            found = _videos_under(path)
+            found = _videos_under(path, suffixes)
             if not found:
-                log(f"Warning: {path}: no video files ({', '.join(VIDEO_SUFFIXES[:5])}, ...) in the folder")
+                kind = "video" if suffixes is VIDEO_SUFFIXES else "/".join(suffixes)
+                log(f"Warning: {path}: no {kind} files ({', '.join(suffixes[:5])}, ...) in the folder")
             for video in found:
                 parts = video.relative_to(path).parts
                 label = parts[0] if len(parts) > 1 else path.resolve().name
@@ -421,6 +424,22 @@ def _write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def starting_class_names(labels: Sequence[str], classes_path: Path, classes=None,
+                         what: str = "videos") -> List[str]:
+    """The label numbering to start from: the class file ``classes`` if given (labels not in it
+    are an error), else the one already at ``classes_path`` (new labels get appended), else none."""
+    if classes is None:
+        return read_names(classes_path) if classes_path.is_file() else []
+    if not Path(classes).is_file():
+        raise ExtractionError(f"{classes}: no such class file")
+    names = read_names(Path(classes))
+    unknown = sorted(set(labels) - set(names))
+    if unknown:
+        raise ExtractionError(f"{classes}: labels {unknown[:5]} of the {what} are not in the "
+                              f"class file")
+    return names
+
+
 def default_work_dir(csv_path) -> Path:
     csv_path = Path(csv_path)
     return csv_path.with_name(f".{csv_path.name}.work")
@@ -445,15 +464,7 @@ def extract_dataset(inputs: Sequence, output, options: ExtractOptions = ExtractO
     if not items:
         raise ExtractionError("no videos to extract: the inputs name no video files")
     classes_path = classes_file_for(output)
-    fixed = classes is not None
-    if fixed and not Path(classes).is_file():
-        raise ExtractionError(f"{classes}: no such class file")
-    names = read_names(Path(classes)) if fixed else (read_names(classes_path) if classes_path.is_file() else [])
-    if fixed:
-        unknown = sorted({item.label for item in items} - set(names))
-        if unknown:
-            raise ExtractionError(f"{classes}: labels {unknown[:5]} of the videos are not in the "
-                                  f"class file")
+    names = starting_class_names([item.label for item in items], classes_path, classes)
     work = Path(work_dir) if work_dir is not None else default_work_dir(output)
     results = extract_videos(items, options, work, workers, progress)
     report = ExtractionReport(results, None, None, names, 0.0)

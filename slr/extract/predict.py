@@ -37,6 +37,7 @@ class Model:
     max_frames: Optional[int]          # longest sequence the model takes (None: no limit)
     num_frames: Optional[int]          # the fixed length the model was trained with, if any
     source: str
+    canonical_hand: Optional[str] = None  # the training's --canonical_hand, applied alike
 
 
 @dataclass
@@ -125,7 +126,7 @@ def load_predictor(path, device: str = "cpu") -> Model:
                      None if padding_mask is None else padding_mask.to(device))
 
     return Model(runner, list(names), config.num_classes, config.max_frames,
-                 train_config.get("num_frames"), str(path))
+                 train_config.get("num_frames"), str(path), train_config.get("canonical_hand"))
 
 
 def _load_exported(path: Path, device: str) -> Model:
@@ -197,7 +198,8 @@ def predict_frames(model: Model, frames: np.ndarray, top_k: int = 5) -> Tuple[Li
     frames = np.asarray(frames, dtype=np.float32)
     sequences = PoseSequences(frames, np.array([0, len(frames)], np.int64), np.zeros(1, np.int64))
     dataset = PoseDataset(sequences, num_frames=model.num_frames,
-                          max_frames=None if model.num_frames else model.max_frames)
+                          max_frames=None if model.num_frames else model.max_frames,
+                          canonical_hand=model.canonical_hand)
     batch = collate_poses([dataset[0]])
     start = time.perf_counter()
     logits = model.runner(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"])

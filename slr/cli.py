@@ -92,7 +92,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="BMHCMA heads, 1, 2, 3 or 6; others are adjusted down (default: %(default)s)")
     model.add_argument("--cross_attn_mode", choices=("bidirectional", "unidirectional"),
                        default=d.cross_attn_mode,
-                       help="unidirectional: only the body attends to the hands (default: %(default)s)")
+                       help="unidirectional: the hands attend to the body (lh <- body, rh <- body), the "
+                            "body passes through (default: %(default)s)")
     _bool_flag(model, "use_gating", d.use_gating, "sigmoid gate in BMHCMA")
     model.add_argument("--cross_attn_directions", default=d.cross_attn_directions,
                        help="all, hands (lh<->rh), hands-body, or a comma list such as "

@@ -36,6 +36,8 @@ def test_info_model_reports_the_real_counts(capsys):
     total, block = rows["bidirectional h=3"]
     assert f"{total:,}" in out and f"{block:,}" in out and block == 54108
     assert rows["baseline (no cross-modal block)"][1] == 0
+    # unidirectional = lh <- body and rh <- body (before: body <- hands, 8,664)
+    assert rows["unidirectional h=3"][1] == 23856 and "23,856" in out
 
 
 def test_train_on_the_demo_data_saves_a_model_and_reports(tmp_path, capsys):

@@ -44,7 +44,12 @@ DIRECTION_PRESETS = {
     "hands-body": (("lh", "body"), ("rh", "body"), ("body", "lh"), ("body", "rh")),
 }
 MODES = ("bidirectional", "unidirectional")
-UNIDIRECTIONAL = (("body", "lh"), ("body", "rh"))  # only the body attends to the hands
+# The seed's "Only hands->body (like Teledeaf)" ablation. The seeds write an arrow as "who attends
+# -> to whom" (the CMCL seed: "A_lh->rh: the left hand attends to the right hand"), so hands->body
+# is the two hands attending to the body (lh <- body, rh <- body); the body passes through. The
+# opposite reading (body <- lh, body <- rh) stays available as the direction list
+# "body_from_lh,body_from_rh".
+UNIDIRECTIONAL = (("lh", "body"), ("rh", "body"))
 
 
 def direction_name(target: str, source: str) -> str:
@@ -80,8 +85,9 @@ def resolve_directions(mode: str = "bidirectional", directions="all") -> Tuple[T
         raise ValueError(f"cross-attention mode must be one of {MODES}, got {mode!r}")
     if mode == "unidirectional":
         if directions not in ("all", None):
-            raise ValueError("unidirectional mode fixes the directions (body <- lh, body <- rh); "
-                             "do not combine it with a direction subset")
+            raise ValueError("unidirectional mode fixes the directions (lh <- body, rh <- body); "
+                             "do not combine it with a direction subset (for body <- hands use "
+                             "--cross_attn_directions body_from_lh,body_from_rh)")
         return UNIDIRECTIONAL
     if directions is None:
         directions = "all"
@@ -127,7 +133,8 @@ class CrossModalAttention(nn.Module):
 
     Args:
         num_heads: heads per attention; adjusted down to a divisor of 42 and 24 with a warning.
-        mode: ``bidirectional`` (the enabled ``directions``) or ``unidirectional`` (body <- hands).
+        mode: ``bidirectional`` (the enabled ``directions``) or ``unidirectional`` (the hands
+            attend to the body: lh <- body, rh <- body; the body passes through).
         use_gating: sigmoid gate over [H_i | sources] (on) or a plain residual sum (off).
         directions: preset or list of directions, see :func:`resolve_directions`.
         dropout: attention dropout (0 in the seed).

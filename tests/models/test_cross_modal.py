@@ -99,7 +99,8 @@ def test_matches_the_seed_formulas(config, masked):
 
 def test_directions_of_each_mode():
     assert resolve_directions() == ALL_DIRECTIONS
-    assert resolve_directions("unidirectional") == (("body", "lh"), ("body", "rh"))
+    # the seed's "only hands->body": the hands attend to the body (its arrows read "who -> whom")
+    assert resolve_directions("unidirectional") == (("lh", "body"), ("rh", "body"))
     assert resolve_directions(directions="hands") == (("lh", "rh"), ("rh", "lh"))
     assert set(resolve_directions(directions="hands-body")) == {
         ("lh", "body"), ("rh", "body"), ("body", "lh"), ("body", "rh")}
@@ -111,13 +112,26 @@ def test_directions_of_each_mode():
         resolve_directions("sideways")
 
 
-def test_unidirectional_passes_the_hands_through():
+def test_unidirectional_hands_attend_to_the_body_which_passes_through():
     block = CrossModalAttention(mode="unidirectional").double()
     x, mask = _inputs()
     lh, rh, body = block(x["lh"], x["rh"], x["body"], key_padding_mask=mask)
-    assert lh is x["lh"] and rh is x["rh"]
-    assert not torch.allclose(body, x["body"])
+    assert body is x["body"]
+    assert not torch.allclose(lh, x["lh"]) and not torch.allclose(rh, x["rh"])
+    assert set(block.projections) == {"lh_from_body", "rh_from_body"}
+    assert set(block.gates) == {"lh", "rh"} and block.gates["lh"].in_features == 2 * 42
+    # 2 x (Linear(24, 42) + MHA(42) + gate Linear(84, 42) + LayerNorm(42)), as `slr info --model` says
+    assert sum(p.numel() for p in block.parameters()) == 23856
+
+
+def test_body_from_hands_stays_reachable_as_a_direction_list():
+    block = CrossModalAttention(directions="body_from_lh,body_from_rh").double()
+    x, mask = _inputs()
+    lh, rh, body = block(x["lh"], x["rh"], x["body"], key_padding_mask=mask)
+    assert lh is x["lh"] and rh is x["rh"] and not torch.allclose(body, x["body"])
     assert set(block.gates) == {"body"} and block.gates["body"].in_features == 3 * 24
+    with pytest.raises(ValueError, match="body_from_lh,body_from_rh"):
+        CrossModalAttention(mode="unidirectional", directions="hands")
 
 
 def test_gate_width_follows_the_number_of_sources():
@@ -180,7 +194,10 @@ def test_alignment_pairs_share_a_space():
     torch.testing.assert_close(extras.alignment[1][2], proj(x["body"]))
     uni = CrossModalAttention(mode="unidirectional")
     _, extras = uni(x["lh"], x["rh"], x["body"], return_extras=True)
-    torch.testing.assert_close(extras.alignment[1][1], uni.projections["body_from_lh"](x["lh"]))
+    torch.testing.assert_close(extras.alignment[1][2], uni.projections["lh_from_body"](x["body"]))
+    body_only = CrossModalAttention(directions="body_from_lh,body_from_rh")
+    _, extras = body_only(x["lh"], x["rh"], x["body"], return_extras=True)
+    torch.testing.assert_close(extras.alignment[1][1], body_only.projections["body_from_lh"](x["lh"]))
     _, extras = CrossModalAttention(directions="hands")(x["lh"], x["rh"], x["body"], return_extras=True)
     assert [n for n, *_ in extras.alignment] == ["lh-rh"]
 

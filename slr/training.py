@@ -58,7 +58,7 @@ class TrainConfig:
     use_gating: bool = True
     cross_attn_directions: str = "all"
     kernel: str = "auto"
-    use_cmcl: bool = True
+    use_cmcl: bool = False                       # the CMCL seed's default: opt in with --use_cmcl True
     lambda_consistency: float = 0.1
     lambda_alignment: float = 0.05
     cmcl_temperature: float = 1.0

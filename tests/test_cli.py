@@ -6,6 +6,7 @@ import pytest
 
 from slr_fused.cli import build_parser, main, str2bool, train_config_from_args
 from slr_fused.info import parameter_table
+from slr_fused.training import TrainConfig
 
 TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "32"]
 
@@ -13,11 +14,18 @@ TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--bat
 def test_seed_boolean_spellings():
     parser = build_parser()
     for flags, expected in [(["--use_cmcl", "True"], True), (["--use_cmcl", "False"], False),
-                            (["--use_cmcl"], True), (["--use_cmcl", "0"], False), ([], True)]:
+                            (["--use_cmcl"], True), (["--use_cmcl", "0"], False), ([], False)]:
         args = parser.parse_args(["train", *flags])
         assert args.use_cmcl is expected
     with pytest.raises(Exception):
         str2bool("maybe")
+
+
+def test_cmcl_is_off_by_default_as_in_the_seed():
+    """The CMCL seed's flag table: `--use_cmcl | bool | False`."""
+    assert TrainConfig().use_cmcl is False
+    assert train_config_from_args(build_parser().parse_args(["train"])).use_cmcl is False
+    assert train_config_from_args(build_parser().parse_args(["train", "--use_cmcl", "True"])).use_cmcl
 
 
 def test_train_flags_reach_the_config():

@@ -109,3 +109,14 @@ def test_set_kernel_switches_the_block_and_the_config():
     assert baseline.set_kernel("auto").config.kernel == "auto"
     with pytest.raises(ValueError, match="unknown kernel"):
         model.set_kernel("cuda")
+
+
+def test_cross_attn_dropout_reaches_the_block_with_the_seeds_default():
+    assert SiFormerConfig(num_classes=3).cross_attn_dropout == 0.1
+    model = SiFormer(SiFormerConfig(num_classes=3, cross_attn_dropout=0.25, d_ff=8))
+    assert model.cross_modal.dropout == 0.25
+    assert all(att.dropout == 0.25 for att in model.cross_modal.attentions.values())
+    # models saved before the setting existed were built without attention dropout
+    legacy = SiFormerConfig(num_classes=3).to_dict()
+    del legacy["cross_attn_dropout"]
+    assert SiFormerConfig.from_dict(legacy).cross_attn_dropout == 0.0

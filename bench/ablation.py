@@ -123,13 +123,19 @@ def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence
     check_kernel(kernel, target)
     paths = dataset_paths(data)
     chosen = select_configs(configs)
+    from slr_fused.models.cross_modal import fused_kernels_have_dropout
+    from slr_fused.training import TrainConfig
+    dropout = TrainConfig().cross_attn_dropout
+    if kernel == "triton" and not fused_kernels_have_dropout():
+        dropout = 0.0   # the fused kernels cannot train with attention dropout yet (recorded)
     num_classes = max(PoseDataset(p).num_classes for p in paths.values())
     runs: List[Dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="slr-ablation-") as runs_dir:
         for seed in seeds:
             for name, overrides in chosen:
-                record = train_one(paths, overrides, seed, epochs, batch_size, runs_dir, log,
-                                   device=str(target), kernel=kernel)
+                record = train_one(paths, {**overrides, "cross_attn_dropout": dropout}, seed,
+                                   epochs, batch_size, runs_dir, log, device=str(target),
+                                   kernel=kernel)
                 record.update(config=name, seed=seed)
                 runs.append(record)
                 log(f"seed {seed} {name:38} test top-1 {record['test_top1']:.4f} top-5 "
@@ -138,6 +144,7 @@ def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence
     return {"kind": "ablation", "environment": environment(target),
             "budget": {"dataset": str(Path(data)), "epochs": epochs, "seeds": list(seeds),
                        "batch_size": batch_size, "lr": 1e-4, "lr_schedule": "constant",
+                       "cross_attn_dropout": dropout,
                        "kernel": kernel, "device": str(target), "latency_length": length,
                        "latency_repeats": latency_repeats, "num_classes": num_classes},
             "runs": runs, "configs": summarize_runs(runs, chosen, costs)}
@@ -175,7 +182,8 @@ def markdown_table(result: Dict[str, object]) -> str:
     lines = [
         f"Ablation on `{Path(budget['dataset']).name}`: {budget['epochs']} epoch(s) x "
         f"{len(budget['seeds'])} seed(s) {budget['seeds']} per configuration, batch "
-        f"{budget['batch_size']}, lr {budget['lr']} ({budget['lr_schedule']}), "
+        f"{budget['batch_size']}, lr {budget['lr']} ({budget['lr_schedule']}), attention "
+        f"dropout {budget.get('cross_attn_dropout', 0.0):g}, "
         f"{budget['kernel']} backend; test split at the last epoch. {env['device']} "
         f"({env['torch_num_threads']} threads), torch {env['versions']['torch']}, commit "
         f"`{env['git_commit'][:12]}`, {env['date']}.",

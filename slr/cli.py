@@ -6,6 +6,7 @@ import sys
 import warnings
 from typing import List, Optional
 
+from .models.cross_modal import fused_kernels_have_dropout
 from .training import TrainConfig
 
 
@@ -90,9 +91,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     _bool_flag(model, "use_cross_attention", d.use_cross_attention, "BMHCMA after the encoders")
     model.add_argument("--cross_attn_heads", type=int, default=d.cross_attn_heads,
                        help="BMHCMA heads, 1, 2, 3 or 6; others are adjusted down (default: %(default)s)")
+    model.add_argument("--cross_attn_dropout", type=float, default=d.cross_attn_dropout,
+                       help="dropout on BMHCMA's attention probabilities while training, as the "
+                            "seed's 0.1; 0 turns it off" + ("" if fused_kernels_have_dropout() else
+                            " (the fused kernels have none yet: --kernel auto then trains the block "
+                            "with the reference)") + " (default: %(default)s)")
     model.add_argument("--cross_attn_mode", choices=("bidirectional", "unidirectional"),
                        default=d.cross_attn_mode,
-                       help="unidirectional: only the body attends to the hands (default: %(default)s)")
+                       help="unidirectional: the hands attend to the body (lh <- body, rh <- body), the "
+                            "body passes through (default: %(default)s)")
     _bool_flag(model, "use_gating", d.use_gating, "sigmoid gate in BMHCMA")
     model.add_argument("--cross_attn_directions", default=d.cross_attn_directions,
                        help="all, hands (lh<->rh), hands-body, or a comma list such as "

@@ -12,8 +12,9 @@ frames are excluded; the KL is averaged over valid rows.
 L_alignment = -mean over feature pairs of the cosine similarity of their per-sample means over
 valid frames. The pairs come from the block (CrossModalExtras.alignment): the two hands (both
 42-d encodings) and each hand with the body, the body brought into the hand's space by the
-block's own projection lh<-body / rh<-body (or the hand into the body's space by body<-hand in
-unidirectional mode), so alignment is measured in the space the attention itself uses.
+block's own projection lh<-body / rh<-body (or the hand into the body's space by body<-hand
+when only body <- hand directions are enabled), so alignment is measured in the space the
+attention itself uses.
 """
 
 import math

@@ -27,6 +27,7 @@ from .data.synthetic import default_demo_folder, write_demo_dataset
 from .distributed import (DistributedContext, GlobalBatchSampler, all_reduce_sum, init_distributed,
                           shard_bounds, shutdown_distributed)
 from .losses import AdaptiveSchedule, CMCLLoss
+from .models.cross_modal import dropout_unsupported_message, fused_kernels_have_dropout
 from .models.siformer import SiFormer, SiFormerConfig, count_parameters, describe_model
 from .runs import RunDirectory, environment
 
@@ -54,11 +55,12 @@ class TrainConfig:
     scheduler_gamma: float = 0.1
     use_cross_attention: bool = True
     cross_attn_heads: int = 3
+    cross_attn_dropout: float = 0.1              # the BMHCMA seed's attention dropout
     cross_attn_mode: str = "bidirectional"
     use_gating: bool = True
     cross_attn_directions: str = "all"
     kernel: str = "auto"
-    use_cmcl: bool = True
+    use_cmcl: bool = False                       # the CMCL seed's default: opt in with --use_cmcl True
     lambda_consistency: float = 0.1
     lambda_alignment: float = 0.05
     cmcl_temperature: float = 1.0
@@ -140,6 +142,11 @@ def validate_config(config: TrainConfig) -> None:
         raise ValueError("--experimental_train_split must be in (0, 1]")
     if config.mirror is not None and not 0 <= config.mirror <= 1:
         raise ValueError(f"--mirror must be a probability in [0, 1], got {config.mirror}")
+    if not 0 <= config.cross_attn_dropout < 1:
+        raise ValueError(f"--cross_attn_dropout must be in [0, 1), got {config.cross_attn_dropout}")
+    if config.kernel == "triton" and config.use_cross_attention and config.cross_attn_dropout > 0 \
+            and not fused_kernels_have_dropout():
+        raise ValueError(f"--kernel triton: {dropout_unsupported_message(config.cross_attn_dropout)}")
 
 
 def scheduler_milestones(config: TrainConfig) -> List[int]:
@@ -191,7 +198,8 @@ def build_model_config(config: TrainConfig, num_classes: int) -> SiFormerConfig:
         num_classes=num_classes, num_enc_layers=config.num_enc_layers,
         num_dec_layers=config.num_dec_layers, d_ff=config.d_ff, dropout=config.dropout,
         max_frames=config.max_frames, use_cross_attention=config.use_cross_attention,
-        cross_attn_heads=config.cross_attn_heads, cross_attn_mode=config.cross_attn_mode,
+        cross_attn_heads=config.cross_attn_heads, cross_attn_dropout=config.cross_attn_dropout,
+        cross_attn_mode=config.cross_attn_mode,
         use_gating=config.use_gating, cross_attn_directions=config.cross_attn_directions,
         kernel=config.kernel)
 
@@ -237,6 +245,7 @@ def load_datasets(config: TrainConfig, paths: Dict[str, Optional[str]]):
 
 def _check_resume(saved: dict, config: TrainConfig) -> None:
     current = config_dict(config)
+    saved = {"cross_attn_dropout": 0.0, **saved}   # runs from before the flag had none
     differences = [f"--{k} {saved.get(k)!r} in the checkpoint, {current[k]!r} now"
                    for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]]
     if differences:

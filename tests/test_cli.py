@@ -6,6 +6,7 @@ import pytest
 
 from slr_fused.cli import build_parser, main, str2bool, train_config_from_args
 from slr_fused.info import parameter_table
+from slr_fused.training import TrainConfig
 
 TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "32"]
 
@@ -13,11 +14,42 @@ TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--bat
 def test_seed_boolean_spellings():
     parser = build_parser()
     for flags, expected in [(["--use_cmcl", "True"], True), (["--use_cmcl", "False"], False),
-                            (["--use_cmcl"], True), (["--use_cmcl", "0"], False), ([], True)]:
+                            (["--use_cmcl"], True), (["--use_cmcl", "0"], False), ([], False)]:
         args = parser.parse_args(["train", *flags])
         assert args.use_cmcl is expected
     with pytest.raises(Exception):
         str2bool("maybe")
+
+
+def test_cmcl_is_off_by_default_as_in_the_seed():
+    """The CMCL seed's flag table: `--use_cmcl | bool | False`."""
+    assert TrainConfig().use_cmcl is False
+    assert train_config_from_args(build_parser().parse_args(["train"])).use_cmcl is False
+    assert train_config_from_args(build_parser().parse_args(["train", "--use_cmcl", "True"])).use_cmcl
+
+
+def test_cross_attn_dropout_flag_reaches_the_model_config():
+    from slr_fused.training import build_model_config
+    config = train_config_from_args(build_parser().parse_args(["train"]))
+    assert config.cross_attn_dropout == 0.1   # the BMHCMA seed's attention dropout
+    args = build_parser().parse_args(["train", "--cross_attn_dropout", "0.3"])
+    assert build_model_config(train_config_from_args(args), 5).cross_attn_dropout == 0.3
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--kernel", "triton"], r"^error: --kernel triton: the fused cross-attention kernels have no "
+                             r"attention dropout yet \(--cross_attn_dropout 0.1\); pass "
+                             r"--cross_attn_dropout 0"),
+    (["--cross_attn_dropout", "1.5"], r"^error: --cross_attn_dropout must be in \[0, 1\), got 1.5$"),
+], ids=["triton", "range"])
+def test_dropout_settings_the_kernels_cannot_run_are_one_line(flags, message, tmp_path, capsys):
+    from slr_fused.models.cross_modal import fused_kernels_have_dropout
+    if flags[0] == "--kernel" and fused_kernels_have_dropout():
+        pytest.skip("the fused kernels implement dropout: --kernel triton trains with it")
+    assert main(["train", "--runs_dir", str(tmp_path), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.match(message, err[0]), err
+    assert not any(tmp_path.iterdir())   # refused before any work
 
 
 def test_train_flags_reach_the_config():
@@ -36,6 +68,8 @@ def test_info_model_reports_the_real_counts(capsys):
     total, block = rows["bidirectional h=3"]
     assert f"{total:,}" in out and f"{block:,}" in out and block == 54108
     assert rows["baseline (no cross-modal block)"][1] == 0
+    # unidirectional = lh <- body and rh <- body (before: body <- hands, 8,664)
+    assert rows["unidirectional h=3"][1] == 23856 and "23,856" in out
 
 
 def test_train_on_the_demo_data_saves_a_model_and_reports(tmp_path, capsys):
@@ -45,8 +79,12 @@ def test_train_on_the_demo_data_saves_a_model_and_reports(tmp_path, capsys):
     assert code == 0
     captured = capsys.readouterr()
     out = captured.out.strip().splitlines()
-    assert out[0] == "Feature isolated transformer"
-    assert "Using Bi-directional Cross-Modal Attention with 3 heads (actual)" in out[1]
+    assert out[:4] == [  # the BMHCMA seed's expected console output, with the heads it asked for
+        "Feature isolated transformer",
+        "Initializing Bi-directional Cross-Modal Attention with 4 heads (requested)",
+        "Using Bi-directional Cross-Modal Attention with 3 heads (actual)",
+        "num_enc_layers 1, num_dec_layers 1, patient 1, cross_attn True"]
+    assert "attention dropout: 0.1" in out[4]
     assert any(re.match(r"\[1\] loss \d+\.\d+ .* val top-1 \d\.\d+ top-5 \d\.\d+", line) for line in out)
     assert re.fullmatch(r"Test top-1: \d\.\d{4}, top-5: \d\.\d{4}", out[-1])
     assert (tmp_path / "demo" / "model.pt").is_file()

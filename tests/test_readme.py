@@ -25,3 +25,15 @@ def test_ci_runs_the_readme_test_command():
         cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert found == _commands()[1]
     assert "README.md" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_main_job_trains_with_cmcl():
+    """CMCL is off by default (as in the seed), so the README's demo turns it on explicitly."""
+    import shlex
+
+    from slr_fused.cli import build_parser
+    first = _commands()[0]
+    argv = shlex.split(first.split("slr ", 1)[1])
+    args = build_parser().parse_args(argv)
+    assert args.command == "train" and args.use_cmcl is True and args.use_cross_attention is True
+    assert build_parser().parse_args(["train"]).use_cmcl is False   # so the README must say it

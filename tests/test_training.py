@@ -117,9 +117,10 @@ def test_validation_split_and_experimental_subset(tmp_path):
 
 
 def test_torchrun_two_processes_match_one_process(tmp_path):
-    common = ["--epochs", "2", "--dropout", "0", "--use_cmcl", "True", *TINY]
-    single = subprocess.run(_train_command(tmp_path, "single", 2, "--dropout", "0"), env=_env(),
-                            capture_output=True, text=True)
+    no_dropout = ["--dropout", "0", "--cross_attn_dropout", "0"]
+    common = ["--epochs", "2", *no_dropout, "--use_cmcl", "True", *TINY]
+    single = subprocess.run(_train_command(tmp_path, "single", 2, *no_dropout, "--use_cmcl", "True"),
+                            env=_env(), capture_output=True, text=True)
     assert single.returncode == 0, single.stderr
     ddp = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

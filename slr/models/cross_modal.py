@@ -44,7 +44,12 @@ DIRECTION_PRESETS = {
     "hands-body": (("lh", "body"), ("rh", "body"), ("body", "lh"), ("body", "rh")),
 }
 MODES = ("bidirectional", "unidirectional")
-UNIDIRECTIONAL = (("body", "lh"), ("body", "rh"))  # only the body attends to the hands
+# The seed's "Only hands->body (like Teledeaf)" ablation. The seeds write an arrow as "who attends
+# -> to whom" (the CMCL seed: "A_lh->rh: the left hand attends to the right hand"), so hands->body
+# is the two hands attending to the body (lh <- body, rh <- body); the body passes through. The
+# opposite reading (body <- lh, body <- rh) stays available as the direction list
+# "body_from_lh,body_from_rh".
+UNIDIRECTIONAL = (("lh", "body"), ("rh", "body"))
 
 
 def direction_name(target: str, source: str) -> str:
@@ -80,8 +85,9 @@ def resolve_directions(mode: str = "bidirectional", directions="all") -> Tuple[T
         raise ValueError(f"cross-attention mode must be one of {MODES}, got {mode!r}")
     if mode == "unidirectional":
         if directions not in ("all", None):
-            raise ValueError("unidirectional mode fixes the directions (body <- lh, body <- rh); "
-                             "do not combine it with a direction subset")
+            raise ValueError("unidirectional mode fixes the directions (lh <- body, rh <- body); "
+                             "do not combine it with a direction subset (for body <- hands use "
+                             "--cross_attn_directions body_from_lh,body_from_rh)")
         return UNIDIRECTIONAL
     if directions is None:
         directions = "all"
@@ -127,10 +133,13 @@ class CrossModalAttention(nn.Module):
 
     Args:
         num_heads: heads per attention; adjusted down to a divisor of 42 and 24 with a warning.
-        mode: ``bidirectional`` (the enabled ``directions``) or ``unidirectional`` (body <- hands).
+        mode: ``bidirectional`` (the enabled ``directions``) or ``unidirectional`` (the hands
+            attend to the body: lh <- body, rh <- body; the body passes through).
         use_gating: sigmoid gate over [H_i | sources] (on) or a plain residual sum (off).
         directions: preset or list of directions, see :func:`resolve_directions`.
-        dropout: attention dropout (0 in the seed).
+        dropout: dropout on the attention probabilities while training (``nn.MultiheadAttention``
+            semantics; inactive in eval). 0 here, as in ``nn.MultiheadAttention``; the model's
+            ``cross_attn_dropout`` defaults to the seed's 0.1.
         backend: ``reference``, ``triton`` or ``auto`` (triton on CUDA when available).
     """
 
@@ -143,6 +152,8 @@ class CrossModalAttention(nn.Module):
         self.mode = mode
         self.use_gating = bool(use_gating)
         self.directions = resolve_directions(mode, directions)
+        if isinstance(dropout, bool) or not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"cross-attention dropout must be in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)
         self.backend = backend
         self.sources = {m: [s for t, s in self.directions if t == m] for m in MODALITIES}
@@ -166,7 +177,7 @@ class CrossModalAttention(nn.Module):
     def extra_repr(self) -> str:
         names = ", ".join(direction_name(t, s) for t, s in self.directions)
         return (f"heads={self.num_heads}, mode={self.mode}, gating={self.use_gating}, "
-                f"directions=[{names}], backend={self.backend}")
+                f"directions=[{names}], dropout={self.dropout}, backend={self.backend}")
 
     def forward(self, lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
                 key_padding_mask: Optional[torch.Tensor] = None, return_extras: bool = False):
@@ -298,13 +309,51 @@ def triton_available() -> bool:
     return True
 
 
+def fused_kernels_have_dropout() -> bool:
+    """Whether the fused Triton kernels implement attention dropout while training.
+
+    The one place that states this capability: ``auto`` falls back to the reference (one
+    warning) and ``triton`` refuses to train (one error line) while it is False. Flip it where
+    the kernels gain dropout.
+    """
+    return False
+
+
+def needs_dropout_in_training(module) -> bool:
+    """True while ``module`` trains with attention dropout that the fused kernels lack."""
+    return (module is not None and module.training and getattr(module, "dropout", 0.0) > 0
+            and not fused_kernels_have_dropout())
+
+
+def dropout_unsupported_message(dropout: float) -> str:
+    return (f"the fused cross-attention kernels have no attention dropout yet "
+            f"(--cross_attn_dropout {dropout:g}); pass --cross_attn_dropout 0 to train with "
+            f"--kernel triton, or use --kernel auto/reference")
+
+
+_DROPOUT_FALLBACK_WARNED = False
+
+
+def _warn_dropout_fallback(dropout: float) -> None:
+    """One warning per process: auto trains with the reference block because of dropout."""
+    global _DROPOUT_FALLBACK_WARNED
+    if _DROPOUT_FALLBACK_WARNED:
+        return
+    _DROPOUT_FALLBACK_WARNED = True
+    warnings.warn(f"--kernel auto: training the cross-modal block with the reference (PyTorch) "
+                  f"implementation, because the fused kernels have no attention dropout "
+                  f"(--cross_attn_dropout {dropout:g}); pass --cross_attn_dropout 0 to train "
+                  f"with the fused kernels (evaluation uses them either way)", stacklevel=3)
+
+
 def resolve_backend(backend: str, example: torch.Tensor, module=None) -> str:
     """``auto`` means triton on CUDA when the kernels import, the reference elsewhere.
 
     Given the module, ``auto`` also keeps the reference where the kernels cannot serve it:
-    attention dropout while training (not implemented in the kernels), or a configuration
-    whose fused result failed the one-time self-check on this device
-    (:mod:`slr_fused.kernels.self_check`, which warns once with the reason).
+    attention dropout while training (see :func:`fused_kernels_have_dropout`; warns once), or
+    a configuration whose fused result failed the one-time self-check on this device
+    (:mod:`slr_fused.kernels.self_check`, which warns once with the reason). ``triton`` with
+    attention dropout while training is an error.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown cross-attention backend {backend!r}; choose from {BACKENDS}")
@@ -313,11 +362,14 @@ def resolve_backend(backend: str, example: torch.Tensor, module=None) -> str:
             return "reference"
         if module is None:
             return "triton"
-        if module.training and module.dropout > 0:
+        if needs_dropout_in_training(module):
+            _warn_dropout_fallback(module.dropout)
             return "reference"
         from slr_fused.kernels.self_check import fused_kernels_verified
         return "triton" if fused_kernels_verified(module, example) else "reference"
     if backend == "triton" and not triton_available():
         raise RuntimeError("backend 'triton' requested but the Triton kernels are not available: "
                            "install the extra with `pip install -e .[kernels]`")
+    if backend == "triton" and needs_dropout_in_training(module):
+        raise ValueError(dropout_unsupported_message(module.dropout))
     return backend

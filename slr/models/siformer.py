@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..data.joints import FEATURE_DIMS, MODALITIES
-from .cross_modal import BACKENDS, CrossModalAttention, adjust_heads
+from .cross_modal import BACKENDS, CrossModalAttention, adjust_heads, resolve_directions
 
 
 @dataclass
@@ -32,6 +32,7 @@ class SiFormerConfig:
     max_frames: int = 256                           # length of the positional tables
     use_cross_attention: bool = True
     cross_attn_heads: int = 3
+    cross_attn_dropout: float = 0.1                 # the BMHCMA seed's attention dropout
     cross_attn_mode: str = "bidirectional"
     use_gating: bool = True
     cross_attn_directions: str = "all"
@@ -47,6 +48,8 @@ class SiFormerConfig:
         if unknown:
             raise ValueError(f"unknown model settings {unknown}")
         values = dict(values)
+        # Models saved before the flag existed were built (and trained) without it.
+        values.setdefault("cross_attn_dropout", 0.0)
         if "enc_heads" in values:
             values["enc_heads"] = tuple(values["enc_heads"])
         return cls(**values)
@@ -81,7 +84,7 @@ class SiFormer(nn.Module):
             self.cross_modal = CrossModalAttention(
                 num_heads=config.cross_attn_heads, mode=config.cross_attn_mode,
                 use_gating=config.use_gating, directions=config.cross_attn_directions,
-                backend=config.kernel)
+                dropout=config.cross_attn_dropout, backend=config.kernel)
         width = sum(dims.values())
         self.class_query = nn.Parameter(torch.empty(1, 1, width).normal_(0, 0.02))
         decoder_layer = nn.TransformerDecoderLayer(width, config.dec_heads, config.d_ff,
@@ -154,17 +157,34 @@ def count_parameters(module: Optional[nn.Module]) -> int:
 
 
 def describe_model(config: SiFormerConfig) -> str:
-    """The seeds' start-up lines describing the architecture."""
+    """The seeds' start-up lines, in the BMHCMA seed's wording, then our own details.
+
+    The seed's expected console output is
+    ``Feature isolated transformer`` / ``Initializing Bi-directional Cross-Modal Attention with 3
+    heads (requested)`` / ``Using ... with 3 heads (actual)`` / ``num_enc_layers 3,
+    num_dec_layers 2, patient 1, cross_attn True``. ``patient`` is upstream Siformer's early-exit
+    patience; early exit is not part of this project, so the line shows upstream's default 1
+    (``--patience`` is accepted and ignored, with a warning).
+    """
     lines = ["Feature isolated transformer"]
+    details = None
     if config.use_cross_attention:
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             heads = adjust_heads(config.cross_attn_heads)
         kind = "Bi-directional" if config.cross_attn_mode == "bidirectional" else "Uni-directional"
+        lines.append(f"Initializing {kind} Cross-Modal Attention with {config.cross_attn_heads} "
+                     f"heads (requested)")
         lines.append(f"Using {kind} Cross-Modal Attention with {heads} heads (actual)")
-        lines.append(f"  directions: {config.cross_attn_directions}, gating: "
-                     f"{'on' if config.use_gating else 'off'}, backend: {config.kernel}")
+        names = " ".join(f"{t}<-{s}" for t, s in
+                         resolve_directions(config.cross_attn_mode, config.cross_attn_directions))
+        details = (f"  directions: {names}, gating: {'on' if config.use_gating else 'off'}, "
+                   f"attention dropout: {config.cross_attn_dropout:g}, backend: {config.kernel}")
     else:
         lines.append("Cross-Modal Attention disabled (baseline)")
+    lines.append(f"num_enc_layers {config.num_enc_layers}, num_dec_layers {config.num_dec_layers}, "
+                 f"patient 1, cross_attn {config.use_cross_attention}")
+    if details:
+        lines.append(details)
     return "\n".join(lines)

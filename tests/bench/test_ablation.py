@@ -82,6 +82,7 @@ def test_a_real_run_on_a_tiny_dataset(tmp_path):
                                    configs=configs, latency_repeats=3, length=9,
                                    log=lambda _: None, device="cpu")
     assert result["budget"]["device"] == "cpu" and result["budget"]["kernel"] == "reference"
+    assert result["budget"]["cross_attn_dropout"] == 0.1   # trained as the seed: with dropout
     assert [r["config"] for r in result["runs"]] == configs
     for row in result["configs"]:
         assert 0 <= row["top1_mean"] <= 1 and row["params"] > 0

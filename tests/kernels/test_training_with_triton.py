@@ -37,6 +37,7 @@ def _run(tmp_path: Path, csv: Path, kernel: str) -> Path:
         experiment_name=kernel, training_set_path=str(csv), validation_set_path=str(csv),
         testing_set_path=str(csv), epochs=EPOCHS, batch_size=4, lr=1e-3, d_ff=32,
         num_enc_layers=1, num_dec_layers=1, dropout=0.0, augmentations=False, num_frames=6,
+        use_cmcl=True, cross_attn_dropout=0.0,
         kernel=kernel, device=DEVICE, runs_dir=str(tmp_path / "runs"), progress=False)
     return Path(train(config, log=lambda _: None)["run_dir"])
 

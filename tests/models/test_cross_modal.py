@@ -99,7 +99,8 @@ def test_matches_the_seed_formulas(config, masked):
 
 def test_directions_of_each_mode():
     assert resolve_directions() == ALL_DIRECTIONS
-    assert resolve_directions("unidirectional") == (("body", "lh"), ("body", "rh"))
+    # the seed's "only hands->body": the hands attend to the body (its arrows read "who -> whom")
+    assert resolve_directions("unidirectional") == (("lh", "body"), ("rh", "body"))
     assert resolve_directions(directions="hands") == (("lh", "rh"), ("rh", "lh"))
     assert set(resolve_directions(directions="hands-body")) == {
         ("lh", "body"), ("rh", "body"), ("body", "lh"), ("body", "rh")}
@@ -111,13 +112,26 @@ def test_directions_of_each_mode():
         resolve_directions("sideways")
 
 
-def test_unidirectional_passes_the_hands_through():
+def test_unidirectional_hands_attend_to_the_body_which_passes_through():
     block = CrossModalAttention(mode="unidirectional").double()
     x, mask = _inputs()
     lh, rh, body = block(x["lh"], x["rh"], x["body"], key_padding_mask=mask)
-    assert lh is x["lh"] and rh is x["rh"]
-    assert not torch.allclose(body, x["body"])
+    assert body is x["body"]
+    assert not torch.allclose(lh, x["lh"]) and not torch.allclose(rh, x["rh"])
+    assert set(block.projections) == {"lh_from_body", "rh_from_body"}
+    assert set(block.gates) == {"lh", "rh"} and block.gates["lh"].in_features == 2 * 42
+    # 2 x (Linear(24, 42) + MHA(42) + gate Linear(84, 42) + LayerNorm(42)), as `slr info --model` says
+    assert sum(p.numel() for p in block.parameters()) == 23856
+
+
+def test_body_from_hands_stays_reachable_as_a_direction_list():
+    block = CrossModalAttention(directions="body_from_lh,body_from_rh").double()
+    x, mask = _inputs()
+    lh, rh, body = block(x["lh"], x["rh"], x["body"], key_padding_mask=mask)
+    assert lh is x["lh"] and rh is x["rh"] and not torch.allclose(body, x["body"])
     assert set(block.gates) == {"body"} and block.gates["body"].in_features == 3 * 24
+    with pytest.raises(ValueError, match="body_from_lh,body_from_rh"):
+        CrossModalAttention(mode="unidirectional", directions="hands")
 
 
 def test_gate_width_follows_the_number_of_sources():
@@ -180,7 +194,10 @@ def test_alignment_pairs_share_a_space():
     torch.testing.assert_close(extras.alignment[1][2], proj(x["body"]))
     uni = CrossModalAttention(mode="unidirectional")
     _, extras = uni(x["lh"], x["rh"], x["body"], return_extras=True)
-    torch.testing.assert_close(extras.alignment[1][1], uni.projections["body_from_lh"](x["lh"]))
+    torch.testing.assert_close(extras.alignment[1][2], uni.projections["lh_from_body"](x["body"]))
+    body_only = CrossModalAttention(directions="body_from_lh,body_from_rh")
+    _, extras = body_only(x["lh"], x["rh"], x["body"], return_extras=True)
+    torch.testing.assert_close(extras.alignment[1][1], body_only.projections["body_from_lh"](x["lh"]))
     _, extras = CrossModalAttention(directions="hands")(x["lh"], x["rh"], x["body"], return_extras=True)
     assert [n for n, *_ in extras.alignment] == ["lh-rh"]
 
@@ -237,3 +254,51 @@ def test_unknown_backend_is_rejected():
     block = CrossModalAttention(backend="cuda-magic")
     with pytest.raises(ValueError, match="unknown cross-attention backend"):
         block(torch.randn(1, 2, 42), torch.randn(1, 2, 42), torch.randn(1, 2, 24))
+
+
+def test_dropout_acts_on_the_attention_probabilities_in_training_only():
+    """The seed's `dropout | 0.1 | Dropout rate in attention`: nn.MultiheadAttention semantics."""
+    torch.manual_seed(0)
+    block = CrossModalAttention(num_heads=1, dropout=0.5).double()
+    assert all(att.dropout == 0.5 for att in block.attentions.values())
+    x, mask = _inputs()
+    torch.manual_seed(1)
+    _, trained = block.train()(x["lh"], x["rh"], x["body"], mask, return_extras=True)
+    _, evaluated = block.eval()(x["lh"], x["rh"], x["body"], mask, return_extras=True)
+    dropped, full = trained.attention["lh_from_rh"], evaluated.attention["lh_from_rh"]
+    kept = dropped != 0
+    assert kept.any() and ((full > 0) & ~kept).any()           # some probabilities were dropped
+    torch.testing.assert_close(dropped[kept], full[kept] / 0.5)  # the rest rescaled by 1/(1-p)
+    # eval: exactly the block without dropout
+    plain = CrossModalAttention(num_heads=1, dropout=0.0).double().eval()
+    plain.load_state_dict(block.state_dict())
+    for a, b in zip(block(x["lh"], x["rh"], x["body"], mask), plain(x["lh"], x["rh"], x["body"], mask)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.0, True])
+def test_bad_dropout_is_one_clear_error(dropout):
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+        CrossModalAttention(dropout=dropout)
+
+
+def test_auto_falls_back_to_the_reference_once_while_dropout_trains(monkeypatch):
+    """Where the fused kernels have no dropout: auto warns once and keeps the reference; triton
+    refuses with one line; eval or dropout 0 are untouched by this."""
+    import types
+
+    from slr_fused.models import cross_modal
+    if cross_modal.fused_kernels_have_dropout():
+        pytest.skip("the fused kernels implement dropout: no fallback to test")
+    monkeypatch.setattr(cross_modal, "triton_available", lambda: True)
+    monkeypatch.setattr(cross_modal, "_DROPOUT_FALLBACK_WARNED", False)
+    cuda_like = types.SimpleNamespace(is_cuda=True, dtype=torch.float32)
+    block = CrossModalAttention(dropout=0.1).train()
+    with pytest.warns(UserWarning, match="--cross_attn_dropout 0") as caught:
+        assert cross_modal.resolve_backend("auto", cuda_like, block) == "reference"
+        assert cross_modal.resolve_backend("auto", cuda_like, block) == "reference"
+    assert len(caught) == 1
+    with pytest.raises(ValueError, match="no attention dropout .*--cross_attn_dropout 0"):
+        cross_modal.resolve_backend("triton", cuda_like, block)
+    assert cross_modal.resolve_backend("triton", cuda_like, block.eval()) == "triton"
+    assert cross_modal.resolve_backend("triton", cuda_like, CrossModalAttention().train()) == "triton"

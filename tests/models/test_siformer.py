@@ -61,10 +61,18 @@ def test_describe_model_prints_the_seed_lines():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         text = describe_model(SiFormerConfig(num_classes=3, cross_attn_heads=4))
-    assert text.splitlines()[0] == "Feature isolated transformer"
-    assert "Using Bi-directional Cross-Modal Attention with 3 heads (actual)" in text
-    assert "Uni-directional" in describe_model(SiFormerConfig(num_classes=3, cross_attn_mode="unidirectional"))
-    assert "baseline" in describe_model(SiFormerConfig(num_classes=3, use_cross_attention=False))
+    assert text.splitlines()[:4] == [  # the BMHCMA seed's "Expected Console Output"
+        "Feature isolated transformer",
+        "Initializing Bi-directional Cross-Modal Attention with 4 heads (requested)",
+        "Using Bi-directional Cross-Modal Attention with 3 heads (actual)",
+        "num_enc_layers 3, num_dec_layers 2, patient 1, cross_attn True"]
+    assert "attention dropout: 0.1" in text
+    uni = describe_model(SiFormerConfig(num_classes=3, cross_attn_mode="unidirectional"))
+    assert "Using Uni-directional Cross-Modal Attention with 3 heads (actual)" in uni
+    assert "directions: lh<-body rh<-body," in uni
+    baseline = describe_model(SiFormerConfig(num_classes=3, use_cross_attention=False, num_enc_layers=2))
+    assert "baseline" in baseline
+    assert baseline.splitlines()[-1] == "num_enc_layers 2, num_dec_layers 2, patient 1, cross_attn False"
 
 
 @pytest.mark.parametrize("case, message", [
@@ -109,3 +117,14 @@ def test_set_kernel_switches_the_block_and_the_config():
     assert baseline.set_kernel("auto").config.kernel == "auto"
     with pytest.raises(ValueError, match="unknown kernel"):
         model.set_kernel("cuda")
+
+
+def test_cross_attn_dropout_reaches_the_block_with_the_seeds_default():
+    assert SiFormerConfig(num_classes=3).cross_attn_dropout == 0.1
+    model = SiFormer(SiFormerConfig(num_classes=3, cross_attn_dropout=0.25, d_ff=8))
+    assert model.cross_modal.dropout == 0.25
+    assert all(att.dropout == 0.25 for att in model.cross_modal.attentions.values())
+    # models saved before the setting existed were built without attention dropout
+    legacy = SiFormerConfig(num_classes=3).to_dict()
+    del legacy["cross_attn_dropout"]
+    assert SiFormerConfig.from_dict(legacy).cross_attn_dropout == 0.0

@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_convert_parser(sub)
     from .data.check_cli import add_data_parser
     add_data_parser(sub)
+    from .stream.cli import add_stream_parser
+    add_stream_parser(sub)
     return parser
 
 
@@ -266,6 +268,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "data":
             from .data.check_cli import run_data
             return run_data(args)
+        elif args.command == "stream":
+            from .stream.cli import run_stream_command
+            return run_stream_command(args)
     except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError,
             OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -217,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parser(sub)
     from .stream.cli import add_stream_parser
     add_stream_parser(sub)
+    from .render.cli import add_render_parser
+    add_render_parser(sub)
     return parser
 
 
@@ -271,6 +273,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "stream":
             from .stream.cli import run_stream_command
             return run_stream_command(args)
+        elif args.command == "render":
+            from .render.cli import run_render
+            return run_render(args)
     except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError,
             OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .pipeline import StreamOptions
 
@@ -70,6 +71,9 @@ def add_stream_parser(subparsers) -> argparse.ArgumentParser:
                         help="replay speed of a CSV source, frames per second (default: 30)")
     parser.add_argument("--no_wait", action="store_true",
                         help="replay a CSV as fast as possible instead of at --fps")
+    parser.add_argument("--realtime", action="store_true",
+                        help="read a video file at its frame rate, dropping frames when behind, "
+                             "as from a camera (default: every frame of a file is used)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: CPU autocast for .pt models, on CPUs with AVX512-BF16/AMX "
                              "(default: %(default)s)")
@@ -110,9 +114,17 @@ def run_stream_command(args: argparse.Namespace) -> int:
         return 0
     if args.source is None:
         raise StreamError("give a SOURCE to stream (or --calibrate VAL_CSV)")
+    if args.annotate and Path(args.annotate).resolve() == Path(args.source).resolve():
+        raise StreamError(f"{args.annotate}: the annotated video would replace the source")
+    source = open_source(args.source, fps=args.fps, pace=not args.no_wait,
+                         model_complexity=args.model_complexity, realtime=args.realtime)
     threshold = args.threshold
     if threshold is None:
-        record = load_calibration(args.model)
+        try:
+            record = load_calibration(args.model)
+        except ValueError:
+            source.close()
+            raise
         if record is None:
             threshold = 0.5
             _log(f"Warning: no calibration beside {args.model}; using threshold 0.5 "
@@ -123,19 +135,23 @@ def run_stream_command(args: argparse.Namespace) -> int:
                             pause=args.pause, threshold=threshold, top_k=args.top_k,
                             enter=args.enter, release=args.release, no_sign=tuple(args.no_sign),
                             min_hands=args.min_hands, precision=args.precision)
-    source = open_source(args.source, fps=args.fps, pace=not args.no_wait,
-                         model_complexity=args.model_complexity)
     on_frame, writer = None, None
     if args.annotate:
         from .annotate import Annotator
-        writer = Annotator(args.annotate, source.fps)
+        try:
+            writer = Annotator(args.annotate, source.fps)
+        except BaseException:
+            source.close()
+            raise
         on_frame = writer.draw
     try:
         result = run_stream(source, model, options, emit=lambda event: print(json.dumps(event), flush=True),
                             on_frame=on_frame)
     finally:
         if writer is not None:
-            writer.close()
+            written = writer.close()
+            if written is not None:
+                _log(f"wrote {written} ({writer.writer.frames} frames)")
     summary = result["latency"]
     if args.json_summary:
         _log(json.dumps({"interrupted": result["interrupted"], "events": result["events"], **summary}))

@@ -58,7 +58,11 @@ def run_stream(source, model: Model, options: StreamOptions, emit: Callable[[dic
     ``last_top`` is (class, probability, accepted) of the latest window, or None.
     Returns {"events": n, "interrupted": bool, "latency": summary}.
     """
-    check_options(options, model)
+    try:
+        check_options(options, model)
+    except ValueError:
+        source.close()
+        raise
     latency = latency or LatencyLog()
     rejected = {label_of(model.class_names, name) for name in options.no_sign}
     min_window = options.min_window or max(1, options.window // 2)

@@ -79,7 +79,8 @@ def is_url(source: str) -> bool:
 
 
 def open_source(source: str, fps: Optional[float] = None, pace: bool = True, **capture_options):
-    """The right source for a command-line SOURCE: camera index, URL, video, CSV or folder."""
+    """The right source for a command-line SOURCE: camera index, URL, video, CSV or folder.
+    ``capture_options`` (model_complexity, realtime) go to cameras, videos and URLs."""
     path = Path(source)
     if is_camera(source) or is_url(source) or (path.is_file() and path.suffix.lower() != ".csv"):
         from .capture import CaptureSource

@@ -77,7 +77,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
     opt.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     opt.add_argument("--amp", choices=("bf16", "fp16"), default=None,
-                     help="mixed precision on CUDA (default: off)")
+                     help="mixed precision on CUDA; bf16 also on CPUs with AVX512-BF16/AMX (default: off)")
     opt.add_argument("--scheduler_gamma", type=float, default=d.scheduler_gamma,
                      help="lr factor at each milestone (default: %(default)s)")
 

@@ -99,6 +99,9 @@ def run_stream_command(args: argparse.Namespace) -> int:
     from .pipeline import run_stream
     from .window_model import check_precision
     check_precision(args.precision)
+    if args.precision != "fp32" and Path(args.model).suffix.lower() != ".pt":
+        raise ValueError(f"--precision {args.precision} runs .pt checkpoints (torch autocast); "
+                         f"{args.model} is an export: quantize it instead (slr export onnx --quantize int8)")
     model = load_predictor(args.model, args.device)
     window = args.window or model.num_frames or 30
     min_window = args.min_window or max(1, window // 2)

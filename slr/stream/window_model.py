@@ -14,30 +14,7 @@ import torch
 from ..data.csv_format import PoseSequences
 from ..data.dataset import PoseDataset, collate_poses
 from ..extract.predict import Model
-
-
-def cpu_flags() -> set:
-    """The ISA flags of this CPU from /proc/cpuinfo (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def cpu_supports_bf16() -> bool:
-    """AVX512-BF16 or AMX-BF16: bf16 matrix products in hardware (elsewhere bf16 is emulated
-    and slower than fp32)."""
-    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
-
-
-def check_precision(precision: str) -> None:
-    if precision == "bf16" and not cpu_supports_bf16():
-        raise ValueError("--precision bf16: this CPU has neither AVX512-BF16 nor AMX-BF16 "
-                         "(see /proc/cpuinfo flags); use fp32")
+from ..precision import check_precision, cpu_supports_bf16  # noqa: F401  (re-exported)
 
 
 def precision_context(precision: str, model: Model):

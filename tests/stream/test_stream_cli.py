@@ -126,3 +126,31 @@ def test_ctrl_c_ends_the_stream_cleanly(calibrated, continuous_stream, monkeypat
     assert 3 <= len(events) <= 4 and events[-1]["end_frame"] < stop_at
     summary = json.loads(captured.err.strip().splitlines()[-1])
     assert summary["interrupted"] is True and summary["frames"] == stop_at
+
+
+def test_bf16_stream_gives_the_same_signs(calibrated, continuous_stream, capsys):
+    from slr_fused.precision import cpu_supports_bf16, isa_report
+    if not cpu_supports_bf16():
+        reason = f"this CPU has no AVX512-BF16/AMX-BF16 (flags: {isa_report()['flags']})"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    path, _ = continuous_stream
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        assert main(["stream", str(path), "-m", str(calibrated), "--no_wait", "--no_sign", IDLE_CLASS,
+                     "--precision", precision]) == 0
+        runs[precision] = [e["label"] for e in _events(capsys.readouterr().out)]
+    agree = sum(a == b for a, b in zip(runs["fp32"], runs["bf16"]))
+    assert abs(len(runs["fp32"]) - len(runs["bf16"])) <= 1 and agree >= 0.9 * len(runs["fp32"])
+
+
+def test_bf16_on_an_export_is_refused(calibrated, continuous_stream, tmp_path, capsys):
+    from slr_fused.precision import cpu_supports_bf16
+    if not cpu_supports_bf16():
+        pytest.skip("this CPU has no bf16; the refusal is tested by tests/test_precision.py")
+    fake = tmp_path / "model.onnx"
+    fake.write_bytes(b"not onnx")
+    path, _ = continuous_stream
+    assert main(["stream", str(path), "-m", str(fake), "--precision", "bf16"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "runs .pt checkpoints" in err

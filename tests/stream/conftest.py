@@ -1,5 +1,5 @@
-"""Fixtures of the stream tests: a small model trained on bsl16, and a continuous stream made of
-bsl16 test samples separated by short gaps with nobody in view.
+"""Fixtures of the stream tests: a small model trained on bsl16, and continuous streams made of
+bsl16 test samples separated by short gaps (nobody in view, or the signer at rest).
 
 The model is trained here (about 10 s on two CPU cores) because streaming needs a model that
 recognises real signs; it sees random prefixes of the training samples (15 to 30 frames), as a
@@ -47,23 +47,48 @@ def stream_model(tmp_path_factory):
     return save_model(tmp_path_factory.mktemp("stream-model") / "model.pt", model, names)
 
 
-@pytest.fixture(scope="session")
-def continuous_stream(tmp_path_factory):
+def _stream(folder, gap_kind):
     """(CSV path, [(first frame, last frame, label)] of each sign): 40 test samples (no idle
-    ones) in random order, each followed by GAP empty frames, written as one pose CSV whose rows
-    the replay source plays back to back."""
-    require_bsl16()
+    ones) in random order, each followed by a gap, written as one pose CSV whose rows the replay
+    source plays back to back. Gaps: "empty" = GAP frames with nobody in view; "rest" = an idle
+    sample of bsl16 (the signer at rest), in which case no two neighbouring signs share a class
+    (they would be one event: see docs/streaming.md)."""
     from slr_fused.data.csv_format import read_pose_csv, write_pose_csv
     test = read_pose_csv(BSL16 / "bsl16_test.csv")
     idle = [line.strip() for line in (BSL16 / "bsl16_classes.txt").read_text().splitlines()].index(IDLE_CLASS)
-    order = [i for i in np.random.default_rng(1).permutation(len(test)) if test.labels[i] != idle][:SIGNS]
+    permutation = np.random.default_rng(1).permutation(len(test))
+    order = [i for i in permutation if test.labels[i] != idle][:SIGNS]
+    rests = [i for i in permutation if test.labels[i] == idle]
+    if gap_kind == "rest":
+        pending, order = order, []
+        while pending:
+            pick = next((i for i in pending if not order or test.labels[i] != test.labels[order[-1]]),
+                        pending[0])
+            pending.remove(pick)
+            order.append(pick)
     samples, labels, signs, position = [], [], [], 0
-    for i in order:
+    for k, i in enumerate(order):
         sample = test.sample(i)
-        samples += [sample, np.zeros((GAP, 54, 2), np.float32)]
-        labels += [int(test.labels[i]), 0]
+        gap = (np.zeros((GAP, 54, 2), np.float32) if gap_kind == "empty"
+               else test.sample(rests[k % len(rests)]))
+        samples += [sample, gap]
+        labels += [int(test.labels[i]), idle]
         signs.append((position, position + len(sample) - 1, int(test.labels[i])))
-        position += len(sample) + GAP
-    path = tmp_path_factory.mktemp("stream-data") / "stream.csv"
+        position += len(sample) + len(gap)
+    path = folder / f"stream-{gap_kind}.csv"
     write_pose_csv(path, samples, labels)
     return path, signs
+
+
+@pytest.fixture(scope="session")
+def continuous_stream(tmp_path_factory):
+    """The stream with empty gaps (see :func:`_stream`)."""
+    require_bsl16()
+    return _stream(tmp_path_factory.mktemp("stream-data"), "empty")
+
+
+@pytest.fixture(scope="session")
+def rest_stream(tmp_path_factory):
+    """The stream with the signer at rest between signs (see :func:`_stream`)."""
+    require_bsl16()
+    return _stream(tmp_path_factory.mktemp("stream-rest"), "rest")

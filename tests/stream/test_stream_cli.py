@@ -39,8 +39,9 @@ def _events(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def test_stream_gives_one_event_per_sign_in_order(calibrated, continuous_stream, capsys):
-    path, signs = continuous_stream
+@pytest.mark.parametrize("gaps", ["continuous_stream", "rest_stream"])
+def test_stream_gives_one_event_per_sign_in_order(calibrated, gaps, request, capsys):
+    path, signs = request.getfixturevalue(gaps)
     assert main(["stream", str(path), "-m", str(calibrated), "--no_wait", "--no_sign", IDLE_CLASS,
                  "--json_summary"]) == 0
     captured = capsys.readouterr()
@@ -63,7 +64,7 @@ def test_stream_gives_one_event_per_sign_in_order(calibrated, continuous_stream,
     assert first["start_s"] == pytest.approx(first["start_frame"] / 30.0, abs=1e-3)
     assert len(first["top"]) == 5 and first["top"][0]["class"] == first["label"]
     summary = json.loads(captured.err.strip().splitlines()[-1])
-    assert summary["frames"] == len(signs) * (30 + GAP)
+    assert summary["frames"] == len(signs) * (30 + (GAP if gaps == "continuous_stream" else 30))
     assert summary["dropped_frames"] == 0
     assert summary["stages"]["model"]["n"] > len(signs)
     for stage in ("capture", "landmarks", "model", "end-to-end"):

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
 
-import numpy as np
 
 from ..atomic import atomic_write
 from ..data.csv_format import read_pose_csv

@@ -61,8 +61,6 @@ def normalised_panel(sample: dict, t: int, present: np.ndarray, height: int) -> 
     picture = np.empty((height, height, 3), np.uint8)
     picture[:] = CANVAS
     side = height * 2 // 3
-    body = np.zeros((54, 2))
-    body[:NUM_BODY] = sample["body"][t]
     pixels = np.zeros((54, 2))
     pixels[:NUM_BODY] = to_pixels(sample["body"][t], (-0.5, -0.5, 0.5, 0.5), side, side)
     pixels[:NUM_BODY, 0] += (height - side) / 2

@@ -21,7 +21,7 @@ class StreamError(ValueError):
 
 @dataclass
 class Frame:
-    index: int                        # position in the stream (0-based, counting dropped frames out)
+    index: int                        # position in the source, 0-based (a dropped frame keeps its number)
     landmarks: np.ndarray             # (54, 2) raw image coordinates, 0.0 = not detected
     captured_at: float                # time.perf_counter() when the frame was captured
     capture_s: float = 0.0            # waiting for/reading the frame
@@ -43,7 +43,7 @@ class ReplaySource:
             files = [path]
         else:
             raise StreamError(f"{path}: no such file or folder")
-        pieces, labels = [], []
+        pieces = []
         for file in files:
             try:
                 sequences = read_pose_csv(file)

@@ -39,6 +39,23 @@ def check_precision(precision: str) -> None:
                          "(see /proc/cpuinfo flags); use fp32")
 
 
+def precision_scope(precision: str, model_path, device: str = "cpu"):
+    """The context a whole run goes in: nothing for fp32; CPU bf16 autocast for a ``.pt`` model
+    on a CPU that has bf16 (one clear error otherwise)."""
+    from contextlib import nullcontext
+    from pathlib import Path
+    if precision == "fp32":
+        return nullcontext()
+    check_precision(precision)
+    if Path(model_path).suffix.lower() != ".pt":
+        raise ValueError(f"--precision {precision} runs .pt checkpoints (torch autocast); "
+                         f"{model_path} is an export: quantize it instead (slr export onnx --quantize int8)")
+    import torch
+    if device not in ("cpu", "auto") or (device == "auto" and torch.cuda.is_available()):
+        raise ValueError(f"--precision {precision} is CPU autocast; run with --device cpu")
+    return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+
+
 def isa_report() -> dict:
     """The CPU model and which of the flags that decide int8/bf16 speed it has."""
     flags = cpu_flags()

@@ -1,5 +1,6 @@
 """bf16 on CPUs that have it: training with --amp bf16, and the refusals where it cannot run."""
 
+import numpy as np
 import pytest
 
 from slr_fused import precision
@@ -42,3 +43,38 @@ def test_isa_report_names_the_flags():
     report = precision.isa_report()
     assert set(report["flags"]) <= set(precision.ISA_FLAGS)
     assert set(report) == {"cpu", "cores", "flags"}
+
+
+def test_predict_in_bf16_is_close_to_fp32(tmp_path, capsys):
+    """``slr predict --precision bf16`` runs the model under CPU autocast: probabilities move a
+    little (so bf16 was used) and stay close to fp32's."""
+    _require_bf16()
+    import json
+    import torch
+    from slr_fused.checkpoint import save_model
+    from slr_fused.cli import main
+    from slr_fused.data.csv_format import write_pose_csv
+    from slr_fused.data.synthetic import make_split
+    from slr_fused.models.siformer import SiFormer, SiFormerConfig
+    torch.manual_seed(0)
+    model = SiFormer(SiFormerConfig(num_classes=4, d_ff=32, num_enc_layers=1, num_dec_layers=1)).eval()
+    checkpoint = save_model(tmp_path / "model.pt", model, ["a", "b", "c", "d"])
+    samples, labels = make_split(1, seed=3)
+    write_pose_csv(tmp_path / "some.csv", samples[:4], [int(x) % 4 for x in labels[:4]])
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        assert main(["predict", str(tmp_path / "some.csv"), "-m", str(checkpoint), "-k", "4",
+                     "--json", "--precision", precision]) == 0
+        results = json.loads(capsys.readouterr().out)["results"]
+        runs[precision] = np.array([[p["probability"] for p in sorted(r["predictions"], key=lambda p: p["label"])]
+                                    for r in results])
+    difference = np.abs(runs["fp32"] - runs["bf16"]).max()
+    assert 0 < difference < 0.05
+
+
+def test_predict_refuses_bf16_for_exports(tmp_path, capsys):
+    _require_bf16()
+    from slr_fused.cli import main
+    assert main(["predict", "x.csv", "-m", str(tmp_path / "model.onnx"), "--precision", "bf16"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "runs .pt checkpoints" in err

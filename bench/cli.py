@@ -25,6 +25,10 @@ def add_bench_parser(subparsers) -> None:
                                                  "(eager, compile, AOTInductor, ONNX Runtime, "
                                                  "TensorRT; fused kernel on CUDA)")
     deployment.add_arguments(runtimes)
+    from . import quantization
+    reduced = sub.add_parser("quantization", help="INT8 ONNX and bf16 vs fp32 on the CPU: accuracy "
+                                                  "on a held-out CSV, batch-1 latency per length")
+    quantization.add_arguments(reduced)
 
 
 def run_bench(args) -> int:
@@ -32,6 +36,10 @@ def run_bench(args) -> int:
     command = getattr(args, "bench_command", None)
     if command == "ablation":
         from .ablation import run_from_args
+        run_from_args(args)
+        return 0
+    if command == "quantization":
+        from .quantization import run_from_args
         run_from_args(args)
         return 0
     if command == "deployment":

@@ -37,6 +37,8 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
                            "else 204)")
     onnx.add_argument("--no-verify", dest="verify", action="store_false",
                       help="skip the ONNX Runtime vs PyTorch check on random inputs")
+    from .quantize_cli import add_quantize_arguments
+    add_quantize_arguments(onnx)
 
     trt = formats.add_parser(
         "tensorrt", help=".onnx -> TensorRT engine (run it on the GPU that will serve it)")
@@ -83,6 +85,9 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_export(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
     """Run a parsed ``slr export ...``; returns the exit status."""
+    if args.export_format == "onnx" and getattr(args, "quantize", None):
+        from .quantize_cli import run_quantized_export
+        return run_quantized_export(args, log)
     if args.export_format == "onnx":
         from .onnx import export_onnx, unsupported_operators
         summary = export_onnx(args.checkpoint, args.output, opset=args.opset,

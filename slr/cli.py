@@ -77,7 +77,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
     opt.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     opt.add_argument("--amp", choices=("bf16", "fp16"), default=None,
-                     help="mixed precision on CUDA (default: off)")
+                     help="mixed precision on CUDA; bf16 also on CPUs with AVX512-BF16/AMX (default: off)")
     opt.add_argument("--scheduler_gamma", type=float, default=d.scheduler_gamma,
                      help="lr factor at each milestone (default: %(default)s)")
 
@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_convert_parser(sub)
     from .data.check_cli import add_data_parser
     add_data_parser(sub)
+    from .stream.cli import add_stream_parser
+    add_stream_parser(sub)
+    from .render.cli import add_render_parser
+    add_render_parser(sub)
     return parser
 
 
@@ -266,6 +270,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "data":
             from .data.check_cli import run_data
             return run_data(args)
+        elif args.command == "stream":
+            from .stream.cli import run_stream_command
+            return run_stream_command(args)
+        elif args.command == "render":
+            from .render.cli import run_render
+            return run_render(args)
     except (PoseDataError, CheckpointError, ValueError, RuntimeError, FloatingPointError,
             OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -80,7 +80,7 @@ class TrainConfig:
     canonical_hand: Optional[str] = None         # "left"/"right": dominant hand put on this side
     seed: int = 379
     device: str = "auto"
-    amp: Optional[str] = None                    # bf16 or fp16 autocast on CUDA
+    amp: Optional[str] = None                    # bf16 or fp16 autocast on CUDA; bf16 on AVX512-BF16/AMX CPUs
     num_workers: int = 0
     runs_dir: str = "runs"
     save_checkpoints: bool = True
@@ -267,7 +267,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Dict[str, 
 def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, object]:
     device = pick_device(config.device, context)
     if config.amp and device.type != "cuda":
-        raise ValueError("--amp needs a CUDA device (mixed precision is for GPUs)")
+        from .precision import cpu_supports_bf16
+        if config.amp != "bf16" or device.type != "cpu" or not cpu_supports_bf16():
+            raise ValueError("--amp needs a CUDA device, or --amp bf16 on a CPU with AVX512-BF16 "
+                             "or AMX-BF16 (elsewhere bf16 is emulated and slower than fp32)")
     seed_everything(config.seed)
     run = RunDirectory(config.runs_dir, config.experiment_name)
     training_state = None

@@ -91,6 +91,9 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu",
                         help="device of the model: cpu, cuda, cuda:N or auto (default: %(default)s; "
                              "one sample at a time is fast on the CPU)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: CPU autocast of a .pt model, on CPUs with AVX512-BF16/AMX "
+                             "(default: %(default)s)")
     _add_frame_options(parser, "longer videos are subsampled uniformly to this many frames "
                                "(default: the model's length)")
     return parser
@@ -110,9 +113,11 @@ def run_extract(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     """0 when every input got a prediction, 1 when some could not (each is reported)."""
+    from ..precision import precision_scope
     from .predict import predict
-    report = predict(args.inputs, args.model, top_k=args.top_k, options=_options(args),
-                     device=args.device, progress=args.progress)
+    with precision_scope(args.precision, args.model, args.device):
+        report = predict(args.inputs, args.model, top_k=args.top_k, options=_options(args),
+                         device=args.device, progress=args.progress)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -203,7 +203,7 @@ def predict_frames(model: Model, frames: np.ndarray, top_k: int = 5) -> Tuple[Li
     batch = collate_poses([dataset[0]])
     start = time.perf_counter()
     logits = model.runner(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"])
-    logits = torch.as_tensor(np.asarray(logits.detach().cpu() if torch.is_tensor(logits) else logits))
+    logits = torch.as_tensor(np.asarray(logits.detach().float().cpu() if torch.is_tensor(logits) else logits))
     probabilities = torch.softmax(logits.float().reshape(-1), dim=0)
     seconds = time.perf_counter() - start
     k = min(top_k, probabilities.numel())

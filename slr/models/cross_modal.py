@@ -191,6 +191,7 @@ class CrossModalAttention(nn.Module):
         Returns:
             (lh_out, rh_out, body_out), plus the extras when requested.
         """
+        lh, rh, body = _autocast_common_dtype(lh, rh, body)
         check_inputs(lh, rh, body, key_padding_mask, self.dims)
         backend = resolve_backend(self.backend, lh, self)
         if backend == "triton":
@@ -261,6 +262,19 @@ def leading_sizes(x: torch.Tensor) -> tuple:
     the example's), which also rules out putting them in a set.
     """
     return tuple(int(s) if isinstance(s, torch.Tensor) else s for s in x.shape[:2])
+
+
+def _autocast_common_dtype(lh, rh, body):
+    """Under autocast the encoders may hand over different dtypes (a LayerNorm output stays
+    fp32, a Linear output is bf16): bring them to the autocast dtype, as autocast itself would
+    for the block's first matrix product. Outside autocast mixed dtypes stay an error."""
+    if not all(isinstance(x, torch.Tensor) for x in (lh, rh, body)) or lh.dtype == rh.dtype == body.dtype:
+        return lh, rh, body   # check_inputs reports what is wrong
+    device_type = lh.device.type
+    if not torch.is_autocast_enabled(device_type):
+        return lh, rh, body
+    dtype = torch.get_autocast_dtype(device_type)
+    return lh.to(dtype), rh.to(dtype), body.to(dtype)
 
 
 def check_inputs(lh, rh, body, key_padding_mask, dims) -> None:

@@ -133,11 +133,10 @@ def _layout(launches) -> tuple:
                  for lc in launches)
 
 
-def run_sweep(sweep: dict, output: Path, jobs: int = 1, host: bool = True, kernels: bool = True,
+def run_sweep(sweep: dict, cache: Path, jobs: int = 1, host: bool = True, kernels: bool = True,
               calls: int = 300, log=print) -> dict:
     """Compile, count and measure every configuration of ``sweep``; the report as a dict."""
     from slr_fused.bench.kernel_arch import modelled_time_us, occupancy, unit_for
-    cache = output / ".cache"
     configs = [{"heads": h, "precision": p, "arch": a, "T": t, "cache": str(cache)}
                for h, p, a, t in itertools.product(sweep["heads"], sweep["precisions"],
                                                    sweep["archs"], sweep["lengths"])]
@@ -328,13 +327,18 @@ def markdown(report: dict, baseline: dict = None) -> str:
                 f"{_fmt(r.get('model_train_us'))} |")
         lines += ["", "## Kernels", "",
                   "Per thread: registers, spill stores/loads (bytes of STL/LDL). Mix: static SASS "
-                  "instruction counts of the whole kernel (innermost loops in the JSON).", "",
+                  "instruction counts of the whole kernel; inner loops: how many innermost loops "
+                  "(backward branches) and the FFMA / HMMA+WGMMA in their bodies (each body "
+                  "in the JSON).", "",
                   "| heads | prec | arch | T | kernel | phase | programs | warps | regs | spill st/ld "
                   "| shared (KB) | CTAs/SM | occupancy | FFMA | HMMA+WGMMA | MUFU | LDG/STG | LDL/STL "
-                  "| MACs (M) | model (us) |", "|" + "---|" * 20]
+                  "| inner-loop FFMA/tensor | MACs (M) | model (us) |", "|" + "---|" * 21]
         for r in rows:
             for k in r.get("kernels", []):
                 m = k["mix"]
+                loops = k.get("inner_loops", [])
+                loop_ffma = sum(lp["mix"]["FFMA"] for lp in loops)
+                loop_tc = sum(lp["mix"]["HMMA"] + lp["mix"]["WGMMA"] for lp in loops)
                 lines.append(
                     f"| {r['heads']} | {r['precision']} | sm_{r['arch']} | {r['T']} | "
                     f"{k['name'].replace('_cross_modal_attention_', '').replace('_kernel', '')} | "
@@ -342,7 +346,8 @@ def markdown(report: dict, baseline: dict = None) -> str:
                     f"{k['spill_store_bytes']}/{k['spill_load_bytes']} | "
                     f"{k.get('shared', 0) / 1024:.1f} | {k['ctas_per_sm']} | {k['occupancy']:.3f} | "
                     f"{m['FFMA']} | {m['HMMA'] + m['WGMMA']} | {m['MUFU']} | {m['LDG']}/{m['STG']} | "
-                    f"{m['LDL']}/{m['STL']} | {_fmt(k.get('macs', 0) / 1e6)} | "
+                    f"{m['LDL']}/{m['STL']} | {len(loops)}: {loop_ffma}/{loop_tc} | "
+                    f"{_fmt(k.get('macs', 0) / 1e6)} | "
                     f"{_fmt(k['model']['model_us'])} ({k['model']['unit']}) |")
     lines += ["", "What needs a GPU to confirm: real kernel times (the model ignores latency, "
               "occupancy and instruction overheads), launch overhead, TF32/bf16/fp16 accuracy at "
@@ -376,6 +381,10 @@ def add_arguments(p) -> None:
     p.add_argument("--output", default="bench-results",
                    help="folder for kernel-stats.{json,md} (default: bench-results/ here)")
     p.add_argument("--name", default="kernel-stats", help="file stem (default kernel-stats)")
+    p.add_argument("--cache", default=None,
+                   help="compile cache folder (default <output>/.cache)")
+    p.add_argument("--render", default=None, metavar="JSON",
+                   help="only rewrite the Markdown of an existing kernel-stats JSON")
     p.add_argument("--jobs", type=int, default=1, help="compile workers in parallel (default 1)")
     p.add_argument("--calls", type=int, default=300, help="timed calls for the Python time")
     p.add_argument("--report-only", action="store_true",
@@ -385,6 +394,17 @@ def add_arguments(p) -> None:
 def run_from_args(args) -> int:
     import torch
     from slr_fused.bench.kernel_sass import tool_path, tool_versions
+    if args.render:
+        path = Path(args.render)
+        if not path.is_file():
+            raise ValueError(f"--render: {path} is not a file")
+        report = json.loads(path.read_text())
+        baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
+        if baseline and baseline.get("date") == report.get("date"):
+            baseline = None  # rendering the baseline itself
+        _atomic_write(path.with_suffix(".md"), markdown(report, baseline))
+        print(f"kernel-stats: wrote {path.with_suffix('.md')}")
+        return 0
     if args.lengths and any(t < 1 for t in args.lengths):
         raise ValueError("--lengths must be positive")
     if not args.host_only:
@@ -405,11 +425,14 @@ def run_from_args(args) -> int:
               "tools": tool_versions(), "python": platform.python_version(),
               "torch": torch.__version__, "host_cpu": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "command": getattr(args, "command_line", "slr bench kernel-stats")}
-    report.update(run_sweep(sweep, output, jobs=args.jobs, host=not args.no_host,
+    cache = Path(args.cache) if args.cache else output / ".cache"
+    report.update(run_sweep(sweep, cache, jobs=args.jobs, host=not args.no_host,
                             kernels=not args.host_only, calls=args.calls,
                             log=lambda m: print(m, file=sys.stderr, flush=True)))
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
     stem = output / args.name
+    if baseline and stem.with_suffix(".json").resolve() == BASELINE.resolve():
+        baseline = None  # regenerating the baseline itself
     _atomic_write(stem.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
     _atomic_write(stem.with_suffix(".md"), markdown(report, baseline))
     failed = [b["budget"] for b in report["budgets"] if b["pass"] is False]

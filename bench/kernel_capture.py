@@ -1,14 +1,14 @@
 """Capture the fused block's real kernel launches on a CPU, without running them on a GPU.
 
 The kernel lab must see exactly what a GPU run would launch, whatever the kernel file looks
-like today: every ``@triton.jit`` (or autotuned) kernel found in a ``slr_fused.kernels.*``
-module is replaced by a recorder, and the block runs through its public entry
+like today: every Triton launch is recorded, and the block runs through its public entry
 (``CrossModalAttention(backend="triton")``, forward and ``backward()``), so new kernels, new
 arguments, new constexprs (such as a dot-precision switch) and per-arch launch options are
 picked up without naming them here. Launch options (``num_warps``, ``maxnreg``...) are the
 keyword arguments that are not kernel parameters.
 
-Two ways to use the recorder:
+Launches are intercepted where every ``kernel[grid](...)`` ends up (``run`` of Triton's jit
+classes), so the jit helpers and the module namespaces are never touched. Two ways to use it:
 
 - ``capture_launches(..., execute=False)`` (kernels decorated without ``TRITON_INTERPRET``):
   launches are only recorded; what the compiler needs (signature, constexprs, options, grid).
@@ -89,58 +89,29 @@ class _State:
     current: Optional[Launch] = None
 
 
-def _kernel_objects():
-    """(module, attribute, kernel) for every Triton kernel in the slr_fused.kernels modules."""
+def _launch_classes():
+    """The Triton classes whose ``run`` every ``kernel[grid](...)`` launch goes through."""
     from triton.runtime.jit import JITFunction
+    classes = [JITFunction]
     try:
         from triton.runtime.interpreter import InterpretedFunction
+        classes.append(InterpretedFunction)
     except ImportError:  # pragma: no cover
-        InterpretedFunction = JITFunction
-    from triton.runtime.autotuner import Autotuner, Heuristics
-    found = []
-    for mod_name, mod in list(sys.modules.items()):
-        if not mod_name.startswith("slr_fused.kernels") or mod is None:
-            continue
-        for attr, value in list(vars(mod).items()):
-            if isinstance(value, (JITFunction, InterpretedFunction, Autotuner, Heuristics)):
-                found.append((mod, attr, value))
-    return found
+        pass
+    return classes
 
 
-class _Recorder:
-    def __init__(self, kernel, state: _State, execute: bool):
-        self.kernel, self.state, self.execute = kernel, state, execute
-        base, extra = kernel, {}
-        while not hasattr(base, "arg_names") or hasattr(base, "configs"):
-            if hasattr(base, "configs"):  # autotuned: record the first configuration
-                cfg = base.configs[0]
-                extra.update(cfg.all_kwargs() if hasattr(cfg, "all_kwargs") else cfg.kwargs)
-            base = base.fn
-        self.base, self.extra = base, extra
-        self.__name__ = getattr(base, "__name__", getattr(base.fn, "__name__", "kernel"))
-
-    def __getitem__(self, grid):
-        def launch(*args, **kwargs):
-            kwargs = {**self.extra, **kwargs}
-            arg_names = list(self.base.arg_names)
-            constexprs = {k: v for k, v in kwargs.items() if k in arg_names}
-            options = {k: v for k, v in kwargs.items() if k not in arg_names}
-            meta = dict(constexprs)
-            g = grid(meta) if callable(grid) else grid
-            g = tuple(int(x) for x in (g if isinstance(g, (tuple, list)) else (g,)))
-            rec = Launch(self.__name__, self.base, self.state.phase, g, tuple(args), constexprs,
-                         options)
-            self.state.launches.append(rec)
-            if self.execute:
-                self.state.current = rec
-                try:
-                    self.base[g](*args, **constexprs)
-                finally:
-                    self.state.current = None
-        return launch
-
-    def __call__(self, *args, **kwargs):  # a helper called directly (not a launch)
-        return self.kernel(*args, **kwargs)
+def _record(kernel, state: _State, grid, args, kwargs) -> Launch:
+    arg_names = list(kernel.arg_names)
+    constexprs = {k: v for k, v in kwargs.items() if k in arg_names}
+    options = {k: v for k, v in kwargs.items() if k not in arg_names}
+    if callable(grid):
+        grid = grid({**dict(zip(arg_names, args)), **constexprs})
+    grid = tuple(int(x) for x in (grid if isinstance(grid, (tuple, list)) else (grid,)))
+    name = getattr(kernel, "__name__", None) or kernel.fn.__name__
+    launch = Launch(name, kernel, state.phase, grid, tuple(args), constexprs, options)
+    state.launches.append(launch)
+    return launch
 
 
 @contextlib.contextmanager
@@ -177,21 +148,40 @@ def _count_dots(state: _State):
 
 
 @contextlib.contextmanager
-def recording(arch: int = 90, execute: bool = False, validate: bool = False):
-    """Replace every kernel by a recorder; GPU tile sizes; ``torch.cuda`` reports ``arch``.
+def recording(arch: int = 90, execute: bool = False, validate: bool = False,
+              gpu_tiles: bool = True):
+    """Record every Triton launch (``run`` of the jit classes is wrapped, so kernels launched
+    through ``wrap_triton``, new kernels and new modules are all seen); run them only with
+    ``execute``. ``torch.cuda`` reports compute capability ``arch``.
 
-    ``validate=False`` also disables the kernel module's ``_validate`` (it refuses CPU
-    tensors when the interpreter is off); the module's own input checks still run.
+    ``gpu_tiles``: the kernel modules' ``_interpreting()`` answers False, so launchers pick the
+    GPU tile sizes. ``validate=False`` disables their ``_validate`` (which refuses CPU tensors
+    when the interpreter is off); the module's own input checks still run.
     """
     import slr_fused.kernels.cross_modal_attention  # noqa: F401 (load the kernel modules)
     state = _State()
+    saved_runs = []
+    for cls in _launch_classes():
+        own = cls.__dict__.get("run")
+        original = cls.run
+        saved_runs.append((cls, own))
+
+        def run(self, *args, grid, warmup, _original=original, **kwargs):
+            if warmup:
+                return _original(self, *args, grid=grid, warmup=warmup, **kwargs)
+            launch = _record(self, state, grid, args, kwargs)
+            if not execute:
+                return None
+            state.current = launch
+            try:
+                return _original(self, *args, grid=launch.grid, warmup=False, **kwargs)
+            finally:
+                state.current = None
+        cls.run = run
     saved = []
-    for mod, attr, kernel in _kernel_objects():
-        saved.append((mod, attr, kernel))
-        setattr(mod, attr, _Recorder(kernel, state, execute))
     for mod_name, mod in list(sys.modules.items()):
         if mod_name.startswith("slr_fused.kernels") and mod is not None:
-            if hasattr(mod, "_interpreting"):
+            if gpu_tiles and hasattr(mod, "_interpreting"):
                 saved.append((mod, "_interpreting", mod._interpreting))
                 mod._interpreting = lambda: False
             if not validate and hasattr(mod, "_validate"):
@@ -207,6 +197,11 @@ def recording(arch: int = 90, execute: bool = False, validate: bool = False):
         torch.cuda.get_device_capability = saved_cap
         for mod, attr, value in reversed(saved):
             setattr(mod, attr, value)
+        for cls, own in saved_runs:
+            if own is None:
+                del cls.run
+            else:
+                cls.run = own
 
 
 def make_block(heads: int, dtype: torch.dtype, seed: int = 0):

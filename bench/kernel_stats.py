@@ -137,9 +137,13 @@ def run_sweep(sweep: dict, cache: Path, jobs: int = 1, host: bool = True, kernel
               calls: int = 300, log=print) -> dict:
     """Compile, count and measure every configuration of ``sweep``; the report as a dict."""
     from slr_fused.bench.kernel_arch import modelled_time_us, occupancy, unit_for
+    # Configurations that probably compile to the same code (fp32-high before a tf32 switch
+    # exists, the other length with the same tiles) come last, so parallel workers do not
+    # compile the same kernel twice and the later ones hit the cache.
+    precisions = sorted(sweep["precisions"], key=lambda p: p == "fp32-high")
     configs = [{"heads": h, "precision": p, "arch": a, "T": t, "cache": str(cache)}
-               for h, p, a, t in itertools.product(sweep["heads"], sweep["precisions"],
-                                                   sweep["archs"], sweep["lengths"])]
+               for t, p, h, a in itertools.product(sorted(sweep["lengths"], reverse=True),
+                                                   precisions, sweep["heads"], sweep["archs"])]
     report = {"sweep": sweep, "batch": BATCH, "rows": [], "host": None}
     pool = ThreadPoolExecutor(max(1, jobs))
     host_future = pool.submit(_run_worker, "host", {"heads": 3, "calls": calls}, 1800) if host else None
@@ -159,6 +163,9 @@ def run_sweep(sweep: dict, cache: Path, jobs: int = 1, host: bool = True, kernel
             counts[key] = res
         for cfg, comp in zip(configs, compiled):
             report["rows"].append(_row(cfg, comp, counts, occupancy, modelled_time_us, unit_for))
+        order = list(PRECISIONS)
+        report["rows"].sort(key=lambda r: (r["heads"], order.index(r["precision"]), -r["arch"],
+                                           r["T"]))
     if host_future is not None:
         report["host"] = host_future.result()
     pool.shutdown()

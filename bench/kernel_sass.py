@@ -139,11 +139,22 @@ def cubin_stats(cubin: bytes) -> dict:
 
 
 def compile_key(launch, arch: int) -> str:
-    """What the compiled code depends on: kernel source (with its helpers' module), signature,
-    constexprs, options, target."""
+    """What the compiled code depends on: the kernel modules' source (jit helpers may live in
+    another module), the Triton version, signature, constexprs, options and target."""
     import inspect
-    src = inspect.getsource(inspect.getmodule(launch.fn.fn)) if hasattr(launch.fn, "fn") else ""
-    text = json.dumps([src, launch.name, launch.signature(),
+    import sys
+
+    import triton
+
+    def source(mod):
+        try:
+            return inspect.getsource(mod)
+        except (OSError, TypeError):
+            return ""
+    home = inspect.getmodule(launch.fn.fn) if hasattr(launch.fn, "fn") else None
+    sources = [source(mod) for name, mod in sorted(sys.modules.items())
+               if mod is not None and (name.startswith("slr_fused.kernels") or mod is home)]
+    text = json.dumps([sources, triton.__version__, launch.name, launch.signature(),
                        {k: repr(v) for k, v in launch.all_constexprs().items()},
                        {k: repr(v) for k, v in sorted(launch.options.items())}, arch],
                       sort_keys=True)

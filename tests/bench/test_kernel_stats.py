@@ -193,3 +193,23 @@ def test_cli_refuses_bad_lengths_with_one_line(capsys):
     rc = kernel_stats.main(["--lengths", "0", "--output", "unused"])
     assert rc == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+@pytest.mark.skipif(os.environ.get("SLR_FUSED_COMPILE_CHECK") != "1",
+                    reason="opt-in (SLR_FUSED_COMPILE_CHECK=1): compiles the real kernels for "
+                           "sm_90, about a minute")
+def test_one_real_configuration_end_to_end(tmp_path):
+    rc = kernel_stats.main(["--heads", "3", "--precisions", "fp32-highest", "--archs", "90",
+                            "--lengths", "30", "--no-host", "--report-only",
+                            "--output", str(tmp_path)])
+    assert rc == 0
+    report = json.loads((tmp_path / "kernel-stats.json").read_text())
+    (row,) = report["rows"]
+    assert "error" not in row, row["error"]
+    assert {k["phase"] for k in row["kernels"]} == {"forward", "backward"}
+    for k in row["kernels"]:
+        assert k["reg"] > 0 and k["programs"] > 0 and k["macs"] > 0
+        assert k["mix"]["FFMA"] + k["mix"]["HMMA"] + k["mix"]["WGMMA"] > 0
+        assert 0 < k["occupancy"] <= 1 and k["model"]["model_us"] > 0
+    assert row["work_ratio_forward"] >= 1.0 and row["work_ratio_train"] > 0
+    assert 0 <= row["zero_operand_share"] < 1

@@ -1,14 +1,16 @@
-"""``slr bench``: model cost (default), ``slr bench ablation`` and ``slr bench deployment``.
+"""``slr bench``: model cost (default), ``slr bench ablation``, ``slr bench deployment``,
+``slr bench quantization`` and ``slr bench kernel-stats``.
 
 Thin wrappers: the work is in :func:`slr_fused.bench.model_cost.run_model_cost`,
-:func:`slr_fused.bench.ablation.run_ablation` and
-:func:`slr_fused.bench.deployment.run_deployment`, which take the same options.
+:func:`slr_fused.bench.ablation.run_ablation`, :func:`slr_fused.bench.deployment.run_deployment`,
+:mod:`slr_fused.bench.quantization` and :func:`slr_fused.bench.kernel_stats.run_from_args`,
+which take the same options.
 """
 
 
 def add_bench_parser(subparsers) -> None:
     """Register ``bench`` (with its ``ablation`` subcommand) on the ``slr`` subparsers."""
-    from . import ablation, deployment, model_cost
+    from . import ablation, deployment, kernel_stats, model_cost
     bench = subparsers.add_parser(
         "bench", help="model cost of every configuration (params, FLOPs, latency, training "
                       "cost); `slr bench ablation` trains the ablation table",
@@ -29,6 +31,11 @@ def add_bench_parser(subparsers) -> None:
     reduced = sub.add_parser("quantization", help="INT8 ONNX and bf16 vs fp32 on the CPU: accuracy "
                                                   "on a held-out CSV, batch-1 latency per length")
     quantization.add_arguments(reduced)
+    lab = sub.add_parser("kernel-stats", help="kernel performance lab without a GPU: registers, "
+                                              "spills, SASS mix, executed work, dispatches, "
+                                              "budgets (same as python -m "
+                                              "slr_fused.bench.kernel_stats)")
+    kernel_stats.add_arguments(lab)
 
 
 def run_bench(args) -> int:
@@ -46,6 +53,12 @@ def run_bench(args) -> int:
         from .deployment import run_from_args
         run_from_args(args)
         return 0
+    if command == "kernel-stats":
+        import sys
+
+        from .kernel_stats import run_from_args
+        args.command_line = "slr " + " ".join(sys.argv[1:])
+        return run_from_args(args)
     from .model_cost import run_from_args
     run_from_args(args)
     return 0

@@ -1,0 +1,149 @@
+"""Host-side cost of the fused block, measured on the CPU with the kernel launches stubbed.
+
+On a GPU every aten op below autograd that computes something is (about) one CUDA kernel, views
+and allocations launch none, and ``_local_scalar_dense`` (``.item()``, ``bool(t)``) is a
+device-to-host sync. A ``TorchDispatchMode`` sees exactly those ops on the CPU, and the
+launch recorder of :mod:`slr_fused.bench.kernel_capture` counts the Triton launches, so the
+dispatch count of a GPU run can be read here. Python time is a cached no-grad call with every
+launch replaced by a no-op: the overhead the GPU cannot hide.
+
+Run with ``TRITON_INTERPRET=1`` set before Triton is imported (the kernel entry refuses CPU
+tensors otherwise); the kernels themselves never run.
+"""
+
+import statistics
+import time
+from contextlib import contextmanager
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from slr_fused.bench.kernel_capture import capture_launches, make_block, make_inputs, recording
+
+_ALLOCATIONS = {"empty", "empty_strided", "new_empty", "new_empty_strided", "empty_like"}
+_NO_KERNEL = _ALLOCATIONS | {"detach", "lift_fresh", "alias", "set_", "resize_", "_reshape_alias",
+                             "sym_size", "sym_stride", "sym_numel", "is_same_size",
+                             "_has_compatible_shallow_copy_type", "is_nonzero"}
+_SYNCS = {"_local_scalar_dense", "item"}
+_REDUCTIONS = {"sum"}
+
+
+class DispatchCounter(TorchDispatchMode):
+    """Counts aten ops that would launch a kernel, device syncs, and scratch allocations."""
+
+    def __init__(self):
+        super().__init__()
+        self.kernels = 0
+        self.syncs = 0
+        self.ops = {}
+        self.allocated = {}  # data_ptr -> bytes, allocations since the last reset
+        self.reduced_scratch = 0  # bytes of freshly allocated buffers fed to a reduction
+
+    def reset(self):
+        self.kernels = self.syncs = self.reduced_scratch = 0
+        self.ops, self.allocated = {}, {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = func.overloadpacket.__name__
+        if name in _SYNCS:
+            self.syncs += 1
+        elif not func.is_view and name not in _NO_KERNEL:
+            self.kernels += 1
+            self.ops[name] = self.ops.get(name, 0) + 1
+        if name in _ALLOCATIONS and isinstance(out, torch.Tensor):
+            self.allocated[out.data_ptr()] = out.untyped_storage().nbytes()
+        if name in _REDUCTIONS and args and isinstance(args[0], torch.Tensor):
+            self.reduced_scratch += self.allocated.pop(args[0].data_ptr(), 0)
+        return out
+
+
+@contextmanager
+def _stubbed(arch=90, gpu_tiles=False):
+    """Launches recorded, never run. ``gpu_tiles`` picks the GPU tile sizes (grid shapes); it
+    needs the kernel entry's CPU check switched off, which the host timing must keep."""
+    with recording(arch, execute=False, validate=not gpu_tiles, gpu_tiles=gpu_tiles) as state:
+        yield state
+
+
+def dispatch_counts(heads=3, B=32, T=204, dtype=torch.float32, masked=True) -> dict:
+    """Kernels and syncs of one training forward, its backward, and a cached no-grad call."""
+    module = make_block(heads, dtype).train()
+    feats, mask = make_inputs(module, B, T, dtype, masked, requires_grad=True)
+    counter = DispatchCounter()
+    out = {}
+    with _stubbed() as state:
+        with counter:
+            outs = module(*feats, mask)
+        fwd_triton = len(state.launches)
+        out["forward_aten"], out["forward_syncs"] = counter.kernels, counter.syncs
+        out["forward_triton"] = fwd_triton
+        out["forward_top_ops"] = sorted(counter.ops.items(), key=lambda kv: -kv[1])[:8]
+        loss = sum(o.float().sum() for o in outs if o.requires_grad)
+        counter.reset()
+        with counter:
+            loss.backward()
+        out["backward_aten"], out["backward_syncs"] = counter.kernels, counter.syncs
+        out["backward_triton"] = len(state.launches) - fwd_triton
+        out["backward_top_ops"] = sorted(counter.ops.items(), key=lambda kv: -kv[1])[:8]
+
+        module.eval()
+        feats = [f.detach() for f in feats]
+        with torch.no_grad():
+            module(*feats, mask)  # fills the packing cache
+            counter.reset()
+            n0 = len(state.launches)
+            with counter:
+                module(*feats, mask)
+            out["cached_nograd_aten"], out["cached_nograd_syncs"] = counter.kernels, counter.syncs
+            out["cached_nograd_triton"] = len(state.launches) - n0
+    out["forward_kernels"] = out["forward_aten"] + out["forward_triton"]
+    out["train_kernels"] = out["forward_kernels"] + out["backward_aten"] + out["backward_triton"]
+    out["train_syncs"] = out["forward_syncs"] + out["backward_syncs"]
+    out["cached_nograd_kernels"] = out["cached_nograd_aten"] + out["cached_nograd_triton"]
+    return out
+
+
+def python_time_us(heads=3, B=32, T=204, dtype=torch.float32, masked=True, calls=300) -> dict:
+    """Median wall time of a cached no-grad call with the launches stubbed (microseconds)."""
+    module = make_block(heads, dtype).eval()
+    feats, mask = make_inputs(module, B, T, dtype, masked)
+    times = []
+    with _stubbed(), torch.no_grad():
+        for _ in range(20):
+            module(*feats, mask)
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            module(*feats, mask)
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"median_us": round(statistics.median(times) * 1e6, 1),
+            "p10_us": round(times[len(times) // 10] * 1e6, 1), "calls": calls}
+
+
+def scratch_bytes(heads=3, B=128, T=256, dtype=torch.float32, arch=90) -> dict:
+    """Memory the backward allocates (GPU tile sizes, so one row per GPU program).
+
+    ``weight_grad_scratch``: buffers allocated in the backward and then reduced (the per-program
+    partial sums of the weight gradients); ``backward_allocated``: everything the backward
+    allocates that is not freed before a reduction, an upper bound on its temporaries.
+    """
+    module = make_block(heads, dtype).train()
+    feats, mask = make_inputs(module, B, T, dtype, True, requires_grad=True)
+    counter = DispatchCounter()
+    with _stubbed(arch, gpu_tiles=True):
+        outs = module(*feats, mask)
+        loss = sum(o.float().sum() for o in outs if o.requires_grad)
+        with counter:
+            loss.backward()
+    left = sum(counter.allocated.values())
+    return {"B": B, "T": T, "weight_grad_scratch": counter.reduced_scratch,
+            "backward_allocated": counter.reduced_scratch + left}
+
+
+def triton_launches(heads=3, B=32, T=204, dtype=torch.float32, arch=90) -> dict:
+    """Triton launches per phase at GPU tile sizes (a cross-check of :func:`dispatch_counts`)."""
+    launches = capture_launches(heads, dtype, B, T, arch)
+    return {"forward": sum(lc.phase == "forward" for lc in launches),
+            "backward": sum(lc.phase == "backward" for lc in launches)}

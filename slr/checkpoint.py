@@ -124,8 +124,12 @@ def _plain_scheduler_state(state: Dict[str, Any]) -> Dict[str, Any]:
 
 def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, class_names,
                              train_config: Dict[str, Any], best: Dict[str, Any],
-                             grad_scaler=None) -> Path:
-    """A model file (loadable by load_model) that also holds everything --resume needs."""
+                             grad_scaler=None, history: Optional[List[Dict[str, Any]]] = None) -> Path:
+    """A model file (loadable by load_model) that also holds everything --resume needs.
+
+    ``history`` (the metrics of every epoch so far) travels inside the checkpoint, so a crash
+    before metrics.jsonl is written loses nothing: --resume replays it from here.
+    """
     payload = _model_payload(model, class_names,
                              {"train_config": train_config, "epoch": epoch, "best": best})
     payload["training"] = {
@@ -136,6 +140,7 @@ def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, clas
             "best": json.dumps(best),
             "train_config": json.dumps(train_config),
             "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else None,
+            "history": json.dumps(history) if history is not None else None,
     }
     return atomic_torch_save(payload, path)
 
@@ -149,6 +154,7 @@ def load_training_checkpoint(path) -> Dict[str, Any]:
     training = dict(payload["training"])
     training["best"] = json.loads(training["best"])
     training["train_config"] = json.loads(training["train_config"])
+    training["history"] = json.loads(training["history"]) if training.get("history") else None
     training["state_dict"] = payload["state_dict"]
     training["class_names"] = json.loads(payload.get("class_names", "null"))
     return training

@@ -1,8 +1,10 @@
 """The folder of one run: config.json, metrics.jsonl, checkpoints/ and plots/.
 
 Only the main process writes. Every file is replaced atomically, so a run killed at any moment
-leaves readable files behind; metrics.jsonl is rewritten on resume to drop epochs that the
-checkpoint being resumed did not see.
+leaves readable files behind. The epoch's writes are ordered so that ``--resume`` can complete
+any prefix of them (see ``slr_fused.training._write_epoch``): last.pt carries the metrics of
+every epoch, metrics.jsonl is rewritten from it on resume, and a best.pending.pt left by a kill
+is either finished (renamed to best.pt) or dropped, as last.pt says.
 """
 
 import json
@@ -58,8 +60,48 @@ class RunDirectory:
         return self.checkpoints / "best.pt"
 
     @property
+    def pending_best(self) -> Path:
+        return self.checkpoints / "best.pending.pt"
+
+    @property
     def metrics_file(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    def remove_temporary_files(self) -> List[Path]:
+        """Delete what interrupted atomic writes left behind (``.<name>.*.tmp``, an old best.tmp).
+
+        Only safe while this process owns the folder (see ``claim``): a running writer's
+        temporary file would otherwise vanish under it.
+        """
+        removed = []
+        for folder in (self.path, self.checkpoints, self.plots):
+            if not folder.is_dir():
+                continue
+            for entry in folder.iterdir():
+                if entry.is_file() and ((entry.name.startswith(".") and entry.name.endswith(".tmp"))
+                                        or entry.name == "best.tmp"):
+                    entry.unlink()
+                    removed.append(entry)
+        return removed
+
+    def settle_pending_best(self, best_epoch) -> None:
+        """Finish or drop a best.pending.pt left by a kill, as the resumed last.pt decides.
+
+        The pending file is written before last.pt; if last.pt names its epoch as the best, the
+        kill came after last.pt and the rename is completed, otherwise the epoch is redone.
+        """
+        pending = self.pending_best
+        if not pending.is_file():
+            return
+        from .checkpoint import CheckpointError, load_training_checkpoint
+        try:
+            epoch = load_training_checkpoint(pending)["epoch"]
+        except CheckpointError:
+            epoch = None
+        if epoch is not None and epoch == best_epoch:
+            pending.replace(self.best)
+        else:
+            pending.unlink()
 
     def write_config(self, config: Dict) -> None:
         write_text_atomic(self.path / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")

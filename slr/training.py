@@ -24,6 +24,7 @@ from .data.csv_format import read_class_names, read_pose_csv
 from .data.dataset import PoseDataset, collate_poses
 from .data.splits import stratified_split
 from .data.synthetic import default_demo_folder, write_demo_dataset
+from .faults import crash_point
 from .distributed import (DistributedContext, GlobalBatchSampler, all_reduce_sum, init_distributed,
                           shard_bounds, shutdown_distributed)
 from .losses import AdaptiveSchedule, CMCLLoss
@@ -273,6 +274,8 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
                              "or AMX-BF16 (elsewhere bf16 is emulated and slower than fp32)")
     seed_everything(config.seed)
     run = RunDirectory(config.runs_dir, config.experiment_name)
+    if context.is_main:
+        run.remove_temporary_files()
     training_state = None
     if config.resume:
         if not run.last.is_file():
@@ -322,7 +325,11 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
     if training_state is not None:
         restore_training_state(training_state, model, optimizer, scheduler, scaler)
         start_epoch, best = training_state["epoch"], training_state["best"]
-        records = [r for r in run.read_metrics() if r["epoch"] <= start_epoch]
+        records = training_state.get("history")
+        if records is None:  # a checkpoint from before the history was stored in it
+            records = [r for r in run.read_metrics() if r["epoch"] <= start_epoch]
+        if context.is_main:
+            run.settle_pending_best(best["epoch"])
 
     log(describe_model(model_config))
     if use_cmcl:
@@ -408,6 +415,7 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
     if context.is_main:
         save_model(model_path, model, class_names,
                    metadata={"train_config": config_dict(config), "final_metrics": final})
+        crash_point("model")
         log(f"Saved model to {model_path}"
             + (f" (best validation top-1 {best['val_top1']:.4f} at epoch {best['epoch']}: {run.best})"
                if best["epoch"] and config.save_checkpoints else ""))
@@ -426,25 +434,34 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
 
 def _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoch, class_names,
                  best, improved) -> None:
-    """Checkpoints, then metrics.jsonl and plots, after an epoch (main process only).
+    """The epoch's files, in an order where a kill between any two writes is completed by --resume.
 
-    Checkpoints first: metrics.jsonl then never lists an epoch that no checkpoint holds.
+    best.pending.pt -> last.pt (holding every epoch's metrics) -> best.pt (rename of the pending
+    file) -> metrics.jsonl -> plots. last.pt is the commit point: before it the epoch is redone
+    (and the pending best dropped); after it the resume renames the pending best and rewrites
+    metrics.jsonl from the history inside last.pt. best.pt thus never lags the log's best.
     """
     if config.save_checkpoints:
-        path = save_training_checkpoint(run.last, model, optimizer, scheduler, epoch, class_names,
-                                        config_dict(config), best, scaler)
+        save = lambda path: save_training_checkpoint(  # noqa: E731
+            path, model, optimizer, scheduler, epoch, class_names, config_dict(config), best, scaler,
+            history=records)
         if improved:
-            import shutil
-            tmp = run.best.with_suffix(".tmp")
-            shutil.copyfile(path, tmp)
-            tmp.replace(run.best)
+            save(run.pending_best)
+            crash_point("best-pending", epoch)
+        save(run.last)
+        crash_point("last", epoch)
+        if improved:
+            run.pending_best.replace(run.best)
+            crash_point("best", epoch)
     run.write_metrics(records)
+    crash_point("metrics", epoch)
     try:
         from .plots import plot_history
         plot_history(records, run.plots)
     except ImportError:
         if epoch == 1:
             print("Warning: matplotlib is not installed; skipping plots")
+    crash_point("plots", epoch)
 
 
 def _epoch_line(record: Dict, use_cmcl: bool) -> str:

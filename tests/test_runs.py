@@ -1,0 +1,84 @@
+"""Run folders as a user relies on them: a kill at any write leaves a run that --resume completes
+exactly; one process per run folder; no silent overwrite; names stay inside --runs_dir."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from slr_fused.checkpoint import load_model, load_training_checkpoint
+from slr_fused.faults import BOUNDARIES, CRASH_EXIT_CODE
+
+# Tiny and deterministic (--device cpu, one thread); with these settings the validation top-1
+# improves at every one of the 3 epochs, so the best.pt writes happen in the last epoch too.
+TINY = ["--d_ff", "16", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "48",
+        "--lr", "3e-3", "--scheduler_milestones", "10", "--num_frames", "8", "--max_frames", "8",
+        "--device", "cpu", "--progress", "false"]
+EPOCHS = 3
+TIMING = ("epoch_seconds", "samples_per_second")
+
+
+def _run(runs, name, *extra, crash_at=None):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("SLR_FUSED_CRASH_AT", None)
+    if crash_at:
+        env["SLR_FUSED_CRASH_AT"] = crash_at
+    command = [sys.executable, "-m", "slr_fused", "train", "--epochs", str(EPOCHS), "--runs_dir",
+               str(runs), "--experiment_name", name, *TINY, *extra]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _metrics(run_dir):
+    records = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    for record in records:
+        for key in TIMING:
+            record.pop(key)
+    return records
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("straight")
+    result = _run(runs, "straight")
+    assert result.returncode == 0, result.stderr
+    run = runs / "straight"
+    vals = [r["val"]["top1"] for r in _metrics(run)]
+    assert vals == sorted(set(vals)), f"the tiny run must improve every epoch to test best.pt: {vals}"
+    return run
+
+
+KILLS = [f"{boundary}:{EPOCHS}" for boundary in BOUNDARIES if boundary != "model"] + ["model"] + \
+        [f"{boundary}:2" for boundary in ("best-pending", "last", "metrics")]
+
+
+@pytest.mark.parametrize("crash_at", KILLS)
+def test_a_kill_at_any_write_is_completed_by_resume(tmp_path, straight_run, crash_at):
+    killed = _run(tmp_path, "killed", crash_at=crash_at)
+    assert killed.returncode == CRASH_EXIT_CODE, f"the run did not reach {crash_at}: {killed.stderr}"
+    run = tmp_path / "killed"
+    # leftovers of interrupted atomic writes, as a SIGKILL mid-write leaves them
+    (run / "checkpoints" / ".last.pt.x1y2.tmp").write_bytes(b"partial")
+    (run / "checkpoints" / "best.tmp").write_bytes(b"partial")
+    (run / ".metrics.jsonl.abc.tmp").write_text("partial")
+
+    resumed = _run(tmp_path, "killed", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _metrics(run) == _metrics(straight_run)
+    leftovers = [p.name for p in run.rglob("*") if p.name.endswith(".tmp") or "pending" in p.name]
+    assert leftovers == []
+
+    records = _metrics(run)
+    log_best = max(records, key=lambda r: r["val"]["top1"])["epoch"]
+    assert load_training_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == log_best
+    assert load_training_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == EPOCHS
+
+    model, info = load_model(run / "model.pt")
+    reference, reference_info = load_model(straight_run / "model.pt")
+    assert info["metadata"]["final_metrics"] == reference_info["metadata"]["final_metrics"]
+    assert info["metadata"]["final_metrics"]["val"] == records[-1]["val"]
+    for (name, value), expected in zip(model.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(value, expected), name

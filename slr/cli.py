@@ -129,6 +129,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--log_freq", type=int, default=d.log_freq,
                      help="print the epoch summary every N epochs (default: %(default)s)")
     _bool_flag(out, "resume", d.resume, "continue the run from <runs_dir>/<experiment_name>/checkpoints/last.pt")
+    _bool_flag(out, "overwrite", d.overwrite, "delete an existing run of this name and start again "
+               "(without it, an existing run needs --resume)")
     _bool_flag(out, "progress", None, "progress bars (default: only on a terminal)")
 
 

@@ -8,7 +8,9 @@ is either finished (renamed to best.pt) or dropped, as last.pt says.
 """
 
 import json
+import os
 import platform
+import shutil
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +19,25 @@ from typing import Dict, List
 import torch
 
 from .atomic import write_text_atomic
+from .runlock import LOCK_NAME, RunLock
+
+
+class RunExistsError(ValueError):
+    """The run folder holds a run and neither --resume nor --overwrite was given."""
+
+
+def run_folder(root, name: str) -> Path:
+    """``<root>/<name>``, refusing names that would put the run anywhere but inside ``root``."""
+    if not name or not name.strip() or Path(name).is_absolute() or ".." in Path(name).parts \
+            or Path(name) == Path("."):
+        raise ValueError(f"--experiment_name {name!r}: must be a plain folder name inside "
+                         f"--runs_dir (no absolute path, no '..')")
+    path = Path(root) / name
+    real_root, real_path = os.path.realpath(root), os.path.realpath(path)
+    if os.path.commonpath([real_root, real_path]) != real_root or real_path == real_root:
+        raise ValueError(f"--experiment_name {name!r}: resolves to {real_path}, outside --runs_dir "
+                         f"{root}")
+    return path
 
 
 def git_commit() -> str:
@@ -47,7 +68,8 @@ def environment(device: torch.device) -> Dict:
 
 class RunDirectory:
     def __init__(self, root, name: str):
-        self.path = Path(root) / name
+        self.path = run_folder(root, name)
+        self._lock = None
         self.checkpoints = self.path / "checkpoints"
         self.plots = self.path / "plots"
 
@@ -66,6 +88,32 @@ class RunDirectory:
     @property
     def metrics_file(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    def claim(self, resume: bool, overwrite: bool) -> None:
+        """Own the folder for this process (lock), then make it ready for a new or resumed run.
+
+        A folder holding a run is only reused with ``resume`` (continue it) or ``overwrite``
+        (delete it first); otherwise a RunExistsError says which flag to pass.
+        """
+        self._lock = RunLock(self.path).acquire()
+        try:
+            existing = [p for p in self.path.iterdir() if p.name != LOCK_NAME]
+            if existing and not resume:
+                if not overwrite:
+                    state = "finished" if (self.path / "model.pt").is_file() else "partial"
+                    raise RunExistsError(f"{self.path} already holds a {state} run; pass --resume to "
+                                         f"continue it or --overwrite to delete it and start again")
+                for entry in existing:
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            self.remove_temporary_files()
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def remove_temporary_files(self) -> List[Path]:
         """Delete what interrupted atomic writes left behind (``.<name>.*.tmp``, an old best.tmp).

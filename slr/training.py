@@ -87,11 +87,12 @@ class TrainConfig:
     save_checkpoints: bool = True
     log_freq: int = 1
     resume: bool = False
+    overwrite: bool = False                      # delete an existing run of this name first
     progress: Optional[bool] = None               # None: progress bars only on a terminal
 
 
 # Settings that may change when resuming; everything else must match the checkpoint.
-RESUMABLE_CHANGES = {"epochs", "resume", "device", "num_workers", "progress", "runs_dir", "log_freq",
+RESUMABLE_CHANGES = {"epochs", "resume", "overwrite", "device", "num_workers", "progress", "runs_dir", "log_freq",
                      "save_checkpoints"}
 
 
@@ -132,6 +133,8 @@ def validate_config(config: TrainConfig) -> None:
     if config.validation_set == "from-file" and config.validation_set_path is None \
             and config.training_set_path is not None:
         raise ValueError("--validation_set from-file needs --validation_set_path")
+    if config.resume and config.overwrite:
+        raise ValueError("--resume continues the run, --overwrite deletes it: pass only one")
     if config.amp not in AMP_CHOICES:
         raise ValueError(f"--amp must be bf16 or fp16, got {config.amp!r}")
     if config.num_frames and config.num_frames > config.max_frames:
@@ -275,7 +278,14 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
     seed_everything(config.seed)
     run = RunDirectory(config.runs_dir, config.experiment_name)
     if context.is_main:
-        run.remove_temporary_files()
+        run.claim(config.resume, config.overwrite)
+    try:
+        return _train_in(run, config, context, device, log)
+    finally:
+        run.release()
+
+
+def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContext, device, log):
     training_state = None
     if config.resume:
         if not run.last.is_file():

@@ -82,3 +82,78 @@ def test_a_kill_at_any_write_is_completed_by_resume(tmp_path, straight_run, cras
     assert info["metadata"]["final_metrics"]["val"] == records[-1]["val"]
     for (name, value), expected in zip(model.state_dict().items(), reference.state_dict().values()):
         assert torch.equal(value, expected), name
+
+
+# --- one owner per run folder, no silent overwrite, names stay inside --runs_dir ------------------
+
+def _train_args(runs, name, *extra):
+    return ["train", "--epochs", "1", "--runs_dir", str(runs), "--experiment_name", name, *TINY, *extra]
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_a_second_run_on_a_busy_folder_fails_at_once_naming_the_holder(tmp_path, capsys):
+    from slr_fused.cli import main
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from slr_fused.runlock import RunLock; "
+         f"RunLock({str(tmp_path / 'busy')!r}).acquire(); print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(_train_args(tmp_path, "busy")) == 2
+        err = _one_error_line(capsys)
+        assert f"pid {holder.pid}" in err and "in use" in err
+        assert not (tmp_path / "busy" / "config.json").exists()
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    # the holder has gone: the folder is free again
+    assert main(_train_args(tmp_path, "busy")) == 0
+
+
+def test_an_existing_run_is_kept_unless_resume_or_overwrite(tmp_path, capsys):
+    from slr_fused.cli import main
+    assert main(_train_args(tmp_path, "r")) == 0
+    run = tmp_path / "r"
+    model_bytes = (run / "model.pt").read_bytes()
+    assert (run / "checkpoints" / "best.pt").is_file()
+    capsys.readouterr()
+
+    assert main(_train_args(tmp_path, "r", "--seed", "5")) == 2
+    err = _one_error_line(capsys)
+    assert "finished run" in err and "--resume" in err and "--overwrite" in err
+    assert (run / "model.pt").read_bytes() == model_bytes
+
+    assert main(_train_args(tmp_path, "r", "--resume", "--overwrite")) == 2
+    assert "only one" in _one_error_line(capsys)
+
+    # --overwrite starts afresh: nothing of the old run (its best.pt) survives beside the new one
+    assert main(_train_args(tmp_path, "r", "--overwrite", "--validation_set", "none")) == 0
+    assert not (run / "checkpoints" / "best.pt").exists()
+    assert (run / "model.pt").read_bytes() != model_bytes
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1]
+
+
+def test_a_partial_run_is_named_as_such(tmp_path, capsys):
+    killed = _run(tmp_path, "p", crash_at="metrics:1")
+    assert killed.returncode == CRASH_EXIT_CODE
+    from slr_fused.cli import main
+    assert main(_train_args(tmp_path, "p")) == 2
+    assert "partial run" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/../../escaped", "/tmp/abs-run", "", ".", "link/x"])
+def test_experiment_names_cannot_leave_the_runs_folder(tmp_path, capsys, name):
+    from slr_fused.cli import main
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (runs / "link").symlink_to(outside)
+    assert main(_train_args(runs, name)) == 2
+    assert "--experiment_name" in _one_error_line(capsys)
+    assert not (tmp_path / "escaped").exists() and list(outside.iterdir()) == []

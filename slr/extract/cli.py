@@ -71,6 +71,8 @@ def add_extract_parser(subparsers) -> argparse.ArgumentParser:
                              "(default: .<output name>.work beside the output)")
     parser.add_argument("--keep_work", action="store_true",
                         help="keep the per-video results after the CSV is written")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output CSV (an input is never replaced)")
     _add_frame_options(parser, "longer videos are subsampled uniformly to this many frames "
                                "(default: no limit)")
     return parser
@@ -101,7 +103,15 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_extract(args: argparse.Namespace) -> int:
     """0 when every video was extracted, 1 when some were skipped (each is reported)."""
-    from .extractor import extract_dataset
+    from .extractor import classes_file_for, collect_videos, extract_dataset
+    from ..guards import check_output
+    from pathlib import Path
+    inputs = list(args.inputs) + [item.path for item in collect_videos(args.inputs, args.label,
+                                                                       log=lambda _: None)]
+    output = Path(args.output)
+    check_output(output, inputs, args.overwrite)
+    check_output(output.with_name(output.name + ".sources.txt"), inputs, overwrite=True, flag=None)
+    check_output(classes_file_for(output), inputs, overwrite=True, flag=None)
     report = extract_dataset(args.inputs, args.output, _options(args), workers=args.workers,
                              work_dir=args.work_dir, keep_work=args.keep_work,
                              default_label=args.label, classes=args.classes,

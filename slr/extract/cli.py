@@ -90,6 +90,9 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-k", "--top_k", type=_positive_int, default=5,
                         help="classes shown per input (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--trust-model", "--trust_model", dest="trust_model", action="store_true",
+                        help="load a .pt2/.engine that was not exported on this machine (loading "
+                             "one runs its native code; see the README's Trust model)")
     parser.add_argument("--device", default="cpu",
                         help="device of the model: cpu, cuda, cuda:N or auto (default: %(default)s; "
                              "one sample at a time is fast on the CPU)")
@@ -127,7 +130,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from .predict import predict
     with precision_scope(args.precision, args.model, args.device):
         report = predict(args.inputs, args.model, top_k=args.top_k, options=_options(args),
-                         device=args.device, progress=args.progress)
+                         device=args.device, progress=args.progress, trust_model=args.trust_model)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

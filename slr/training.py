@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Subset
 
 from .checkpoint import (CheckpointError, load_training_checkpoint, restore_training_state,
                          save_model, save_training_checkpoint)
+from .data.checks import label_warnings
 from .data.csv_format import read_class_names, read_pose_csv
 from .data.dataset import PoseDataset, collate_poses
 from .data.splits import stratified_split
@@ -301,6 +302,9 @@ def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContex
         raise ValueError(f"--num_classes {num_classes} is smaller than the data's labels need "
                          f"({found}: labels go up to {found - 1})")
     class_names = read_class_names(paths["train"], num_classes)
+    for note in label_warnings(train_set.sequences.labels,
+                               {k: s.sequences.labels for k, s in eval_sets.items()}, num_classes):
+        log(f"Warning: {note}")
 
     sampler = GlobalBatchSampler(len(train_set), config.batch_size, config.seed, True,
                                  context.rank, context.world_size)

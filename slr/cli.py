@@ -255,7 +255,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             import json
             from pathlib import Path
             from .evaluation import evaluate_checkpoint, format_report
+            from .config_checks import AT_LEAST_ONE, check_value
             from .guards import OutputError, check_output
+            check_value("--batch_size", args.batch_size, AT_LEAST_ONE)
+            check_value("--num_frames", args.num_frames, AT_LEAST_ONE)
             output = args.output or str(Path(args.checkpoint).parent / f"evaluation-{Path(args.data).stem}")
             if Path(output).is_file():
                 raise OutputError(f"--output {output}: is a file; the evaluation goes to a folder")

@@ -134,6 +134,8 @@ def validate_config(config: TrainConfig) -> None:
     if config.validation_set == "from-file" and config.validation_set_path is None \
             and config.training_set_path is not None:
         raise ValueError("--validation_set from-file needs --validation_set_path")
+    from .config_checks import check_train_config
+    check_train_config(config)
     if config.resume and config.overwrite:
         raise ValueError("--resume continues the run, --overwrite deletes it: pass only one")
     if config.amp not in AMP_CHOICES:

@@ -101,3 +101,19 @@ def test_evaluate_keeps_an_earlier_evaluation_and_never_writes_into_a_file(model
     assert earlier.read_text() == "{}"
     assert main(["evaluate", str(model_file), "--data", str(data), "--output", str(model_file)]) == 2
     _refused(capsys, "is a file")
+
+
+def test_data_check_keeps_an_earlier_report_and_never_writes_into_its_csv(tmp_path, capsys):
+    csv = tmp_path / "d_train.csv"
+    csv.write_text("labels\n0\n")
+    report = tmp_path / "out" / "report.md"
+    report.parent.mkdir()
+    report.write_text("earlier")
+    assert main(["data", "check", str(csv), "-o", str(report.parent)]) == 2
+    _refused(capsys, "exists already", "--overwrite")
+    assert report.read_text() == "earlier"
+    assert main(["data", "check", str(csv), "-o", str(csv)]) == 2
+    _refused(capsys, "is a file")
+    assert csv.read_text() == "labels\n0\n"
+    assert main(["data", "check", str(csv), "--render", "-1"]) == 2
+    _refused(capsys, "--render")

@@ -280,8 +280,16 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
                              "or AMX-BF16 (elsewhere bf16 is emulated and slower than fp32)")
     seed_everything(config.seed)
     run = RunDirectory(config.runs_dir, config.experiment_name)
+    refused = None
     if context.is_main:
-        run.claim(config.resume, config.overwrite)
+        try:
+            run.claim(config.resume, config.overwrite)
+        except (ValueError, RuntimeError, OSError) as error:
+            refused = error
+    # Every rank stops when rank 0 could not claim the folder (instead of waiting for it forever).
+    if all_reduce_sum([1.0 if refused else 0.0], context, device)[0]:
+        raise refused or RuntimeError(f"{run.path}: rank 0 could not claim the run folder (see its "
+                                      f"error)")
     try:
         return _train_in(run, config, context, device, log)
     finally:

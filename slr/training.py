@@ -374,6 +374,7 @@ def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContex
                           "environment": environment(device), "world_size": context.world_size})
         if training_state is not None:
             run.write_metrics(records)
+            _write_plots(run, records)   # a kill may have come between the metrics and the plots
 
     amp = lambda: autocast_context(config, device)  # noqa: E731
     for epoch in range(start_epoch, config.epochs):
@@ -479,13 +480,17 @@ def _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoc
             crash_point("best", epoch)
     run.write_metrics(records)
     crash_point("metrics", epoch)
+    _write_plots(run, records, warn=epoch == 1)
+    crash_point("plots", epoch)
+
+
+def _write_plots(run, records, warn: bool = False) -> None:
     try:
         from .plots import plot_history
         plot_history(records, run.plots)
     except ImportError:
-        if epoch == 1:
+        if warn:
             print("Warning: matplotlib is not installed; skipping plots")
-    crash_point("plots", epoch)
 
 
 def _epoch_line(record: Dict, use_cmcl: bool) -> str:

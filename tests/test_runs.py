@@ -71,6 +71,11 @@ def test_a_kill_at_any_write_is_completed_by_resume(tmp_path, straight_run, cras
     leftovers = [p.name for p in run.rglob("*") if p.name.endswith(".tmp") or "pending" in p.name]
     assert leftovers == []
 
+    # the plots show every epoch: newer than the last checkpoint
+    for name in ("loss.png", "accuracy.png", "lr.png"):
+        assert (run / "plots" / name).stat().st_mtime_ns >= \
+            (run / "checkpoints" / "last.pt").stat().st_mtime_ns, name
+
     records = _metrics(run)
     log_best = max(records, key=lambda r: r["val"]["top1"])["epoch"]
     assert load_training_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == log_best

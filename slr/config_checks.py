@@ -23,7 +23,7 @@ TRAIN_RANGES = {
     "num_enc_layers": AT_LEAST_ONE, "num_dec_layers": AT_LEAST_ONE, "d_ff": AT_LEAST_ONE,
     "cross_attn_heads": AT_LEAST_ONE, "num_workers": NON_NEGATIVE, "seed": NON_NEGATIVE,
     "lr": POSITIVE, "weight_decay": NON_NEGATIVE, "scheduler_gamma": POSITIVE,
-    "dropout": DROPOUT, "augmentations_prob": PROBABILITY, "gaussian_std": NON_NEGATIVE,
+    "dropout": DROPOUT, "cross_attn_dropout": DROPOUT, "augmentations_prob": PROBABILITY, "gaussian_std": NON_NEGATIVE,
     "mirror": PROBABILITY, "validation_set_size": (0, 1, False, False),
     "experimental_train_split": (0, 1, False, True),
     "lambda_consistency": NON_NEGATIVE, "lambda_alignment": NON_NEGATIVE,
@@ -34,7 +34,7 @@ TRAIN_RANGES = {
 MODEL_RANGES = {
     "num_classes": AT_LEAST_ONE, "num_enc_layers": AT_LEAST_ONE, "num_dec_layers": AT_LEAST_ONE,
     "d_ff": AT_LEAST_ONE, "max_frames": AT_LEAST_ONE, "cross_attn_heads": AT_LEAST_ONE,
-    "dec_heads": AT_LEAST_ONE, "dropout": DROPOUT,
+    "dec_heads": AT_LEAST_ONE, "dropout": DROPOUT, "cross_attn_dropout": DROPOUT,
 }
 KERNELS = ("auto", "reference", "triton")
 MODES = ("bidirectional", "unidirectional")

@@ -17,7 +17,7 @@ BAD_FLAGS = [
     ("--epochs", "0"), ("--cmcl_temperature", "0"), ("--lambda_consistency", "-1"),
     ("--lambda_alignment", "inf"), ("--gaussian_std", "-0.1"), ("--num_workers", "-1"),
     ("--cross_attn_heads", "0"), ("--num_classes", "0"), ("--scheduler_gamma", "0"),
-    ("--cmcl_warmup_epochs", "-1"), ("--experimental_train_split", "0"), ("--seed", "-1"),
+    ("--cmcl_warmup_epochs", "-1"), ("--cross_attn_dropout", "1.5"), ("--experimental_train_split", "0"), ("--seed", "-1"),
 ]
 
 
@@ -52,7 +52,7 @@ def _tampered_model(tmp_path, **changes):
 
 @pytest.mark.parametrize("changes, named", [
     ({"d_ff": "abc"}, "d_ff"), ({"num_enc_layers": 0}, "num_enc_layers"),
-    ({"dropout": 2.0}, "dropout"), ({"max_frames": 1.5}, "max_frames"),
+    ({"dropout": 2.0}, "dropout"), ({"cross_attn_dropout": -1.0}, "cross_attn_dropout"), ({"max_frames": 1.5}, "max_frames"),
     ({"use_gating": "yes"}, "use_gating"), ({"enc_heads": [3, 3]}, "enc_heads"),
     ({"kernel": "fast"}, "kernel"), ({"class_names": "not json"}, "class_names"),
     ({"class_names": json.dumps({"a": 1})}, "class_names"),

@@ -33,7 +33,7 @@ def check_output(path, inputs: Iterable = (), overwrite: bool = False,
     for source in inputs:
         if source is not None and str(source) != "" and same_file(path, source):
             raise OutputError(f"{name}: this is one of the inputs ({source}); writing it would "
-                              f"destroy it, choose another output name")
+                              f"replace an input: choose another output name")
     target = Path(path)
     if target.is_dir():
         raise OutputError(f"{name}: is a folder; give a file name")

@@ -117,3 +117,18 @@ def test_data_check_keeps_an_earlier_report_and_never_writes_into_its_csv(tmp_pa
     assert csv.read_text() == "labels\n0\n"
     assert main(["data", "check", str(csv), "--render", "-1"]) == 2
     _refused(capsys, "--render")
+
+
+def test_render_never_replaces_its_video_or_an_existing_file(tmp_path, capsys):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"video bytes")
+    for args in (["render", str(video), "-o", str(video), "--overwrite"],
+                 ["render", str(tmp_path / "d.csv"), "--video", str(video), "-o", str(video)]):
+        assert main(args) == 2
+        _refused(capsys, "one of the inputs")
+    assert video.read_bytes() == b"video bytes"
+    earlier = tmp_path / "earlier.gif"
+    earlier.write_bytes(b"gif")
+    assert main(["render", str(video), "-o", str(earlier)]) == 2
+    _refused(capsys, "exists already", "--overwrite")
+    assert earlier.read_bytes() == b"gif"

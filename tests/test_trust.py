@@ -77,3 +77,9 @@ def test_pickle_free_formats_need_no_trust(tmp_path):
     check_trusted(save_model(tmp_path / "m.pt", model))
     (tmp_path / "m.onnx").write_bytes(b"graph")
     check_trusted(tmp_path / "m.onnx")
+
+
+def test_stream_applies_the_same_rule(foreign_package, capsys):
+    assert main(["stream", "x.csv", "-m", str(foreign_package)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not produced" in err and "--trust-model" in err and "Traceback" not in err

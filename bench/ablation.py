@@ -69,7 +69,8 @@ def train_one(paths: Dict[str, str], overrides: dict, seed: int, epochs: int, ba
         # A short budget would otherwise decay the learning rate after its first epoch (the
         # default milestones sit at 60% and 80% of the run): keep 1e-4 constant within it.
         scheduler_milestones=(epochs + 1,), save_checkpoints=False, runs_dir=runs_dir,
-        progress=False, **overrides)
+        progress=False, overwrite=True,   # one scratch folder per seed, reused by each configuration
+        **overrides)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train(config, log=lambda line: None)

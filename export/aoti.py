@@ -152,13 +152,15 @@ def export_aoti(checkpoint, output, kernel: str = "auto", device: str = "auto",
         if verify:
             summary["max_abs_diff"] = verify_package(model, staged, with_mask, max_batch, target)
         staged.replace(output)   # same folder, so an atomic rename: a checked package or nothing
+    from ..trust import record_trusted
+    record_trusted(output)
     return summary
 
 
 def verify_package(model, package_path, with_mask: bool, max_batch: int,
                    device: torch.device) -> float:
     """Max |logit difference| between the package and the eager model at two shapes."""
-    runner = AotiRunner(package_path, device=device)
+    runner = AotiRunner(package_path, device=device, trust=True)   # compiled just now, here
     worst = 0.0
     for batch, length in ((min(3, int(max_batch)), min(21, model.config.max_frames)), (1, 1)):
         inputs = _example_inputs(batch, length, device, with_mask, seed=batch * 100 + length)
@@ -189,12 +191,15 @@ class AotiRunner(PoseRunner):
     Args:
         path: the ``.pt2`` file.
         device: where to run (default: the device type it was compiled for, GPU 0 for cuda).
+        trust: load a package that was not exported on this machine (its library runs code).
     """
 
-    def __init__(self, path, device: Optional[torch.device] = None):
+    def __init__(self, path, device: Optional[torch.device] = None, trust: bool = False):
         path = Path(path)
         if not path.is_file():
             raise ExportError(f"{path}: no such AOTInductor package")
+        from ..trust import check_trusted
+        check_trusted(path, trust)   # before its shared library is loaded (it runs code)
         self.source = str(path)
         _register_fused_op()
         index = -1 if device is None or torch.device(device).index is None \

@@ -24,6 +24,7 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
         "onnx", help="checkpoint -> .onnx (runs anywhere; TensorRT-compatible opset and operators)")
     onnx.add_argument("checkpoint", help="model file written by `slr train` (runs/<name>/model.pt)")
     onnx.add_argument("--output", "-o", required=True, help="the .onnx file to write")
+    _overwrite_flag(onnx)
     onnx.add_argument("--opset", type=int, default=DEFAULT_OPSET,
                       help=f"ONNX opset, {MIN_OPSET}-{MAX_OPSET} (default: %(default)s; TensorRT 8.6 "
                            f"parses up to 17, 10.0 up to 20)")
@@ -45,6 +46,7 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     trt.add_argument("onnx", help="file written by `slr export onnx`")
     trt.add_argument("--output", "-o", required=True,
                      help="the engine file to write; its build record goes to <output>.json")
+    _overwrite_flag(trt)
     trt.add_argument("--precision", choices=("fp32", "fp16"), default="fp16",
                      help="fp16 keeps LayerNorm and softmax in fp32 (default: %(default)s)")
     trt.add_argument("--int8-calib", metavar="CSV", default=None,
@@ -68,6 +70,7 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
                      "keeps the fused Triton block)")
     aoti.add_argument("checkpoint", help="model file written by `slr train`")
     aoti.add_argument("--output", "-o", required=True, help="the .pt2 package to write")
+    _overwrite_flag(aoti)
     aoti.add_argument("--kernel", choices=("auto", "reference", "triton"), default="auto",
                       help="cross-modal block inside the package (default: triton on CUDA, "
                            "else the reference)")
@@ -83,8 +86,28 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     return export
 
 
+def _overwrite_flag(parser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output file (never an input)")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """No export writes over its input or, without --overwrite, over an existing file."""
+    from ..guards import check_output
+    if args.export_format == "tensorrt":
+        inputs = [args.onnx, args.int8_calib, args.timing_cache]
+        check_output(args.output, inputs, args.overwrite)
+        check_output(args.output + ".json", inputs + [args.output], args.overwrite,
+                     flag="build record")
+    else:   # onnx (--quantize reads calibration/held-out CSVs too) or aoti
+        inputs = [args.checkpoint, getattr(args, "calibration", None), getattr(args, "held_out", None)]
+        check_output(args.output, inputs, args.overwrite)
+
+
 def run_export(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
     """Run a parsed ``slr export ...``; returns the exit status."""
+    if not getattr(args, "print_trtexec", False):
+        _check_outputs(args)
     if args.export_format == "onnx" and getattr(args, "quantize", None):
         from .quantize_cli import run_quantized_export
         return run_quantized_export(args, log)

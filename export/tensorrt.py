@@ -240,6 +240,8 @@ def build_engine(onnx_path, output, precision: str = "fp16", profile: Optional[P
         raise EngineBuildError(f"TensorRT failed to build an engine from {onnx_path} (see its "
                                f"log above)")
     _atomic_write(output, bytes(serialized))
+    from ..trust import record_trusted
+    record_trusted(output)
     if cache is not None:
         _atomic_write(timing_cache, bytes(cache.serialize()))
 
@@ -362,12 +364,15 @@ class TensorRTRunner(PoseRunner):
         device: CUDA device index.
         check_gpu: refuse an engine whose record names another GPU or TensorRT version (an engine
             from another GPU fails to deserialize or, worse, runs with tactics timed elsewhere).
+        trust: load an engine that was not built on this machine (deserializing runs native code).
     """
 
-    def __init__(self, engine_path, device: int = 0, check_gpu: bool = True):
+    def __init__(self, engine_path, device: int = 0, check_gpu: bool = True, trust: bool = False):
         engine_path = Path(engine_path)
         if not engine_path.is_file():
             raise ExportError(f"{engine_path}: no such engine file")
+        from ..trust import check_trusted
+        check_trusted(engine_path, trust)   # before TensorRT's runtime deserializes it
         record_path = engine_record_path(engine_path)
         if not record_path.is_file():
             raise EngineMismatchError(f"{engine_path}: its build record {record_path.name} is "

@@ -7,7 +7,7 @@ the previous version intact. Every writer of results, caches and checkpoints goe
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, IO
+from typing import IO, Callable, Optional
 
 
 def _umask() -> int:
@@ -16,8 +16,12 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path, write: Callable[[IO], None], binary: bool = True) -> Path:
-    """Call ``write(handle)`` on a temporary file, then move it to ``path``."""
+def atomic_write(path, write: Callable[[IO], None], binary: bool = True,
+                 mode: Optional[int] = None) -> Path:
+    """Call ``write(handle)`` on a temporary file, then move it to ``path``.
+
+    ``mode``: the file's permission bits (e.g. a cache copies its source's); default: the umask's.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -26,7 +30,7 @@ def atomic_write(path, write: Callable[[IO], None], binary: bool = True) -> Path
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results follow the umask
+        os.chmod(tmp, (0o666 & ~_umask()) if mode is None else mode)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

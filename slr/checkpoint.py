@@ -84,9 +84,30 @@ def load_model(path, device="cpu", kernel: Optional[str] = None) -> Tuple[SiForm
         raise CheckpointError(f"{path}: weights do not match the stored architecture: "
                               f"{' '.join(first)}") from None
     model.to(device).eval()
-    info = {"config": config, "class_names": json.loads(payload.get("class_names", "null")),
-            "metadata": json.loads(payload.get("metadata", "{}"))}
+    info = {"config": config, "class_names": _stored_class_names(path, payload),
+            "metadata": _stored_json(path, payload, "metadata", "{}", dict)}
     return model, info
+
+
+def _stored_json(path, payload: Dict[str, Any], key: str, default: str, kind):
+    """A JSON field of a model file, or a CheckpointError naming the field."""
+    text = payload.get(key, default)
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{path}: the stored {key} are not valid JSON "
+                              f"({str(text)[:40]!r})") from None
+    if value is not None and not isinstance(value, kind):
+        raise CheckpointError(f"{path}: the stored {key} must be a JSON {kind.__name__}, "
+                              f"got {type(value).__name__}")
+    return value
+
+
+def _stored_class_names(path, payload: Dict[str, Any]):
+    names = _stored_json(path, payload, "class_names", "null", list)
+    if names is not None and not all(isinstance(n, str) for n in names):
+        raise CheckpointError(f"{path}: the stored class_names must be a list of strings")
+    return names
 
 
 def _rng_state() -> Dict[str, Any]:
@@ -124,8 +145,12 @@ def _plain_scheduler_state(state: Dict[str, Any]) -> Dict[str, Any]:
 
 def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, class_names,
                              train_config: Dict[str, Any], best: Dict[str, Any],
-                             grad_scaler=None) -> Path:
-    """A model file (loadable by load_model) that also holds everything --resume needs."""
+                             grad_scaler=None, history: Optional[List[Dict[str, Any]]] = None) -> Path:
+    """A model file (loadable by load_model) that also holds everything --resume needs.
+
+    ``history`` (the metrics of every epoch so far) travels inside the checkpoint, so a crash
+    before metrics.jsonl is written loses nothing: --resume replays it from here.
+    """
     payload = _model_payload(model, class_names,
                              {"train_config": train_config, "epoch": epoch, "best": best})
     payload["training"] = {
@@ -136,6 +161,7 @@ def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, clas
             "best": json.dumps(best),
             "train_config": json.dumps(train_config),
             "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else None,
+            "history": json.dumps(history) if history is not None else None,
     }
     return atomic_torch_save(payload, path)
 
@@ -147,10 +173,15 @@ def load_training_checkpoint(path) -> Dict[str, Any]:
         raise CheckpointError(f"{path}: a final model file, not a training checkpoint (no optimizer "
                               f"state); resume from runs/<name>/checkpoints/last.pt")
     training = dict(payload["training"])
-    training["best"] = json.loads(training["best"])
-    training["train_config"] = json.loads(training["train_config"])
+    try:
+        training["best"] = json.loads(training["best"])
+        training["train_config"] = json.loads(training["train_config"])
+        training["history"] = json.loads(training["history"]) if training.get("history") else None
+    except (TypeError, ValueError, KeyError):
+        raise CheckpointError(f"{path}: the stored training state is damaged (best, train_config "
+                              f"or history is not JSON)") from None
     training["state_dict"] = payload["state_dict"]
-    training["class_names"] = json.loads(payload.get("class_names", "null"))
+    training["class_names"] = _stored_class_names(path, payload)
     return training
 
 

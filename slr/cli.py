@@ -129,6 +129,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--log_freq", type=int, default=d.log_freq,
                      help="print the epoch summary every N epochs (default: %(default)s)")
     _bool_flag(out, "resume", d.resume, "continue the run from <runs_dir>/<experiment_name>/checkpoints/last.pt")
+    _bool_flag(out, "overwrite", d.overwrite, "delete an existing run of this name and start again "
+               "(without it, an existing run needs --resume)")
     _bool_flag(out, "progress", None, "progress bars (default: only on a terminal)")
 
 
@@ -206,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--num_frames", type=int, default=None,
                           help="resample to this length, as in training (default: keep lengths)")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="replace an earlier evaluation.json/confusion_matrix.png in --output")
     from .extract.cli import add_extract_parser, add_predict_parser
     add_extract_parser(sub)
     add_predict_parser(sub)
@@ -251,7 +255,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             import json
             from pathlib import Path
             from .evaluation import evaluate_checkpoint, format_report
+            from .config_checks import AT_LEAST_ONE, check_value
+            from .guards import OutputError, check_output
+            check_value("--batch_size", args.batch_size, AT_LEAST_ONE)
+            check_value("--num_frames", args.num_frames, AT_LEAST_ONE)
             output = args.output or str(Path(args.checkpoint).parent / f"evaluation-{Path(args.data).stem}")
+            if Path(output).is_file():
+                raise OutputError(f"--output {output}: is a file; the evaluation goes to a folder")
+            for name in ("evaluation.json", "confusion_matrix.png"):
+                check_output(Path(output) / name, [args.checkpoint, args.data], args.overwrite)
             result = evaluate_checkpoint(args.checkpoint, args.data, output, args.batch_size,
                                          args.device, args.num_frames)
             print(json.dumps(result, indent=2) if args.json else format_report(result))

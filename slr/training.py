@@ -20,10 +20,12 @@ from torch.utils.data import DataLoader, Subset
 
 from .checkpoint import (CheckpointError, load_training_checkpoint, restore_training_state,
                          save_model, save_training_checkpoint)
+from .data.checks import label_warnings
 from .data.csv_format import read_class_names, read_pose_csv
 from .data.dataset import PoseDataset, collate_poses
 from .data.splits import stratified_split
 from .data.synthetic import default_demo_folder, write_demo_dataset
+from .faults import crash_point
 from .distributed import (DistributedContext, GlobalBatchSampler, all_reduce_sum, init_distributed,
                           shard_bounds, shutdown_distributed)
 from .losses import AdaptiveSchedule, CMCLLoss
@@ -86,11 +88,12 @@ class TrainConfig:
     save_checkpoints: bool = True
     log_freq: int = 1
     resume: bool = False
+    overwrite: bool = False                      # delete an existing run of this name first
     progress: Optional[bool] = None               # None: progress bars only on a terminal
 
 
 # Settings that may change when resuming; everything else must match the checkpoint.
-RESUMABLE_CHANGES = {"epochs", "resume", "device", "num_workers", "progress", "runs_dir", "log_freq",
+RESUMABLE_CHANGES = {"epochs", "resume", "overwrite", "device", "num_workers", "progress", "runs_dir", "log_freq",
                      "save_checkpoints"}
 
 
@@ -131,6 +134,10 @@ def validate_config(config: TrainConfig) -> None:
     if config.validation_set == "from-file" and config.validation_set_path is None \
             and config.training_set_path is not None:
         raise ValueError("--validation_set from-file needs --validation_set_path")
+    from .config_checks import check_train_config
+    check_train_config(config)
+    if config.resume and config.overwrite:
+        raise ValueError("--resume continues the run, --overwrite deletes it: pass only one")
     if config.amp not in AMP_CHOICES:
         raise ValueError(f"--amp must be bf16 or fp16, got {config.amp!r}")
     if config.num_frames and config.num_frames > config.max_frames:
@@ -273,6 +280,23 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
                              "or AMX-BF16 (elsewhere bf16 is emulated and slower than fp32)")
     seed_everything(config.seed)
     run = RunDirectory(config.runs_dir, config.experiment_name)
+    refused = None
+    if context.is_main:
+        try:
+            run.claim(config.resume, config.overwrite)
+        except (ValueError, RuntimeError, OSError) as error:
+            refused = error
+    # Every rank stops when rank 0 could not claim the folder (instead of waiting for it forever).
+    if all_reduce_sum([1.0 if refused else 0.0], context, device)[0]:
+        raise refused or RuntimeError(f"{run.path}: rank 0 could not claim the run folder (see its "
+                                      f"error)")
+    try:
+        return _train_in(run, config, context, device, log)
+    finally:
+        run.release()
+
+
+def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContext, device, log):
     training_state = None
     if config.resume:
         if not run.last.is_file():
@@ -288,6 +312,9 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
         raise ValueError(f"--num_classes {num_classes} is smaller than the data's labels need "
                          f"({found}: labels go up to {found - 1})")
     class_names = read_class_names(paths["train"], num_classes)
+    for note in label_warnings(train_set.sequences.labels,
+                               {k: s.sequences.labels for k, s in eval_sets.items()}, num_classes):
+        log(f"Warning: {note}")
 
     sampler = GlobalBatchSampler(len(train_set), config.batch_size, config.seed, True,
                                  context.rank, context.world_size)
@@ -322,7 +349,11 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
     if training_state is not None:
         restore_training_state(training_state, model, optimizer, scheduler, scaler)
         start_epoch, best = training_state["epoch"], training_state["best"]
-        records = [r for r in run.read_metrics() if r["epoch"] <= start_epoch]
+        records = training_state.get("history")
+        if records is None:  # a checkpoint from before the history was stored in it
+            records = [r for r in run.read_metrics() if r["epoch"] <= start_epoch]
+        if context.is_main:
+            run.settle_pending_best(best["epoch"])
 
     log(describe_model(model_config))
     if use_cmcl:
@@ -343,6 +374,7 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
                           "environment": environment(device), "world_size": context.world_size})
         if training_state is not None:
             run.write_metrics(records)
+            _write_plots(run, records)   # a kill may have come between the metrics and the plots
 
     amp = lambda: autocast_context(config, device)  # noqa: E731
     for epoch in range(start_epoch, config.epochs):
@@ -408,6 +440,7 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
     if context.is_main:
         save_model(model_path, model, class_names,
                    metadata={"train_config": config_dict(config), "final_metrics": final})
+        crash_point("model")
         log(f"Saved model to {model_path}"
             + (f" (best validation top-1 {best['val_top1']:.4f} at epoch {best['epoch']}: {run.best})"
                if best["epoch"] and config.save_checkpoints else ""))
@@ -426,24 +459,37 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
 
 def _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoch, class_names,
                  best, improved) -> None:
-    """Checkpoints, then metrics.jsonl and plots, after an epoch (main process only).
+    """The epoch's files, in an order where a kill between any two writes is completed by --resume.
 
-    Checkpoints first: metrics.jsonl then never lists an epoch that no checkpoint holds.
+    best.pending.pt -> last.pt (holding every epoch's metrics) -> best.pt (rename of the pending
+    file) -> metrics.jsonl -> plots. last.pt is the commit point: before it the epoch is redone
+    (and the pending best dropped); after it the resume renames the pending best and rewrites
+    metrics.jsonl from the history inside last.pt. best.pt thus never lags the log's best.
     """
     if config.save_checkpoints:
-        path = save_training_checkpoint(run.last, model, optimizer, scheduler, epoch, class_names,
-                                        config_dict(config), best, scaler)
+        save = lambda path: save_training_checkpoint(  # noqa: E731
+            path, model, optimizer, scheduler, epoch, class_names, config_dict(config), best, scaler,
+            history=records)
         if improved:
-            import shutil
-            tmp = run.best.with_suffix(".tmp")
-            shutil.copyfile(path, tmp)
-            tmp.replace(run.best)
+            save(run.pending_best)
+            crash_point("best-pending", epoch)
+        save(run.last)
+        crash_point("last", epoch)
+        if improved:
+            run.pending_best.replace(run.best)
+            crash_point("best", epoch)
     run.write_metrics(records)
+    crash_point("metrics", epoch)
+    _write_plots(run, records, warn=epoch == 1)
+    crash_point("plots", epoch)
+
+
+def _write_plots(run, records, warn: bool = False) -> None:
     try:
         from .plots import plot_history
         plot_history(records, run.plots)
     except ImportError:
-        if epoch == 1:
+        if warn:
             print("Warning: matplotlib is not installed; skipping plots")
 
 

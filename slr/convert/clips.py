@@ -19,7 +19,7 @@ from ..data.csv_format import write_pose_csv
 from ..extract.extractor import (LIST_SUFFIXES, VideoItem, classes_file_for, collect_videos,
                                  read_list_file, starting_class_names)
 from . import mp_data, openpose_json, pose_file
-from .output_guard import check_output
+from ..guards import check_output
 
 FORMATS = ("pose", "mp_data", "openpose")
 SPLITS = ("train", "val", "test")

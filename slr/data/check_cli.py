@@ -21,6 +21,8 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
                             "current folder)")
     check.add_argument("--render", type=int, default=0, metavar="N",
                        help="also draw N skeleton clips per class into the report (default: 0)")
+    check.add_argument("--overwrite", action="store_true",
+                       help="replace an earlier report.md in --output")
     return parser
 
 
@@ -29,6 +31,12 @@ def run_data(args: argparse.Namespace) -> int:
     from .check import check_datasets
     first = Path(args.csvs[0])
     output = args.output or f"{first.stem.rsplit('_', 1)[0]}_check"
+    from ..config_checks import NON_NEGATIVE, check_value
+    from ..guards import OutputError, check_output
+    check_value("--render", args.render, NON_NEGATIVE)
+    if Path(output).is_file():
+        raise OutputError(f"--output {output}: is a file; the report goes to a folder")
+    check_output(Path(output) / "report.md", args.csvs, args.overwrite)
     report = check_datasets(args.csvs, output, render=args.render)
     print(report.summary())
     print(f"report: {Path(output) / 'report.md'}")

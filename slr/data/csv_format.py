@@ -5,8 +5,13 @@ One row per sample: an integer ``labels`` column and one column per joint coordi
 (``"[0.51, 0.52, ...]"``; 0.0 = joint not detected). Columns are found by name, in any order;
 extra columns are ignored. Parsing every cell with ``ast.literal_eval`` takes minutes on
 WLASL-sized files, so each row is parsed with one numpy call and the result cached as ``.npz``
-beside the CSV (or in the user cache when that folder is read-only), keyed by the CSV's size and
-modification time.
+beside the CSV (or in the user cache when that folder is read-only), keyed by the CSV's size,
+modification time and content hash, and readable by whoever may read the CSV (its permissions).
+
+Checked on parsing: UTF-8 (a byte-order mark, as Excel's "CSV UTF-8" writes, is accepted), unique
+column names, labels that are non-negative integers below MAX_LABEL written as integers,
+coordinates finite in float32 (the dtype the model uses). All-zero samples and missing hands are
+reported as warnings (slr_fused.data.checks).
 """
 
 import csv
@@ -23,7 +28,9 @@ import numpy as np
 from ..atomic import atomic_write
 from .joints import BODY_JOINTS, HAND_JOINTS, HAND_SUFFIXES, LABEL_COLUMN, all_columns
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+MAX_LABEL = 99_999   # a label id is a model output: 2e9 would mean a 864 GB classifier
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 NUM_JOINTS = len(BODY_JOINTS) + 2 * len(HAND_JOINTS)  # 54: body, left hand, right hand
 
 
@@ -64,7 +71,12 @@ class PoseSequences:
 
 def _column_plan(header: Sequence[str], path: str) -> List[int]:
     """Indices of the X and Y columns of all 54 joints, in canonical joint order."""
-    position = {name.strip(): i for i, name in enumerate(header)}
+    names_seen = [name.strip() for name in header]
+    duplicates = sorted({n for n in names_seen if n and names_seen.count(n) > 1})
+    if duplicates:
+        shown = ", ".join(duplicates[:6]) + (f" and {len(duplicates) - 6} more" if len(duplicates) > 6 else "")
+        raise PoseDataError(f"{path}: duplicate column(s) {shown}; each column may appear once")
+    position = {name: i for i, name in enumerate(names_seen)}
     names = [f"{j}_{{axis}}" for j in BODY_JOINTS]
     for side in ("left", "right"):
         suffix = next((s for s in HAND_SUFFIXES[side]
@@ -114,8 +126,41 @@ def _parse_row(cells: Sequence[str], path: str, row_number: int) -> np.ndarray:
     if not np.isfinite(values).all():
         raise PoseDataError(f"{path}, row {row_number}: NaN or infinite coordinates (write 0.0 "
                             f"for joints that were not detected)")
+    if np.abs(values).max() > FLOAT32_MAX:
+        raise PoseDataError(f"{path}, row {row_number}: coordinate {values[np.abs(values).argmax()]:g} "
+                            f"is out of the float32 range the model uses (coordinates are "
+                            f"normalised or pixel values, far below 1e38)")
     # cells are ordered (joint, axis); values within a cell are frames.
     return values.reshape(NUM_JOINTS, 2, length).transpose(2, 0, 1).astype(np.float32)
+
+
+def _parse_label(text: str, path: str, row_number: int) -> int:
+    """A label cell -> int; "3" and "3.0" are 3, anything else is one clear error."""
+    text = text.strip()
+    problem = None
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is None:
+            problem = "is not an integer"
+        elif not np.isfinite(number):
+            problem = "is not a finite number"
+        elif number != int(number):
+            problem = "is not a whole number (labels are class ids 0, 1, 2, ...)"
+        else:
+            value = int(number)
+    if problem is None and value < 0:
+        problem = "is negative (labels are class ids 0, 1, 2, ...)"
+    if problem is None and value > MAX_LABEL:
+        problem = (f"is too large (at most {MAX_LABEL}; a label is a model output index, so "
+                   f"renumber the classes 0..N-1)")
+    if problem:
+        raise PoseDataError(f"{path}, row {row_number}: label {text!r} {problem}")
+    return value
 
 
 def parse_pose_csv(path) -> PoseSequences:
@@ -123,40 +168,47 @@ def parse_pose_csv(path) -> PoseSequences:
     path = str(path)
     csv.field_size_limit(sys.maxsize)
     try:
-        handle = open(path, newline="", encoding="utf-8")
+        handle = open(path, newline="", encoding="utf-8-sig")  # -sig: a leading BOM is dropped
     except OSError as error:
         raise PoseDataError(f"{path}: cannot open ({error.strerror})") from None
     samples, labels = [], []
     with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise PoseDataError(f"{path}: the file is empty (no header row)")
-        plan = _column_plan(header, path)
-        label_index = [c.strip() for c in header].index(LABEL_COLUMN)
-        for row_number, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                raise PoseDataError(f"{path}, row {row_number}: {len(row)} cells, header has "
-                                    f"{len(header)}")
-            try:
-                labels.append(int(float(row[label_index])))
-            except ValueError:
-                raise PoseDataError(f"{path}, row {row_number}: label {row[label_index]!r} is not "
-                                    f"an integer") from None
-            samples.append(_parse_row([row[i] for i in plan], path, row_number))
+        try:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise PoseDataError(f"{path}: the file is empty (no header row)")
+            plan = _column_plan(header, path)
+            label_index = [c.strip() for c in header].index(LABEL_COLUMN)
+            for row_number, row in enumerate(reader, start=2):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != len(header):
+                    raise PoseDataError(f"{path}, row {row_number}: {len(row)} cells, header has "
+                                        f"{len(header)}")
+                labels.append(_parse_label(row[label_index], path, row_number))
+                samples.append(_parse_row([row[i] for i in plan], path, row_number))
+        except UnicodeDecodeError as error:
+            raise PoseDataError(f"{path}: not UTF-8 text (byte {error.start}: "
+                                f"{error.object[error.start:error.start + 2]!r}; UTF-16 or a legacy "
+                                f"encoding?): save it as UTF-8 (Excel: \"CSV UTF-8\")") from None
+        except csv.Error as error:
+            raise PoseDataError(f"{path}: not a readable CSV ({error})") from None
     if not samples:
         raise PoseDataError(f"{path}: the file has a header but no samples")
-    if min(labels) < 0:
-        raise PoseDataError(f"{path}: labels must be non-negative integers")
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in samples])]).astype(np.int64)
     return PoseSequences(np.concatenate(samples), offsets, np.asarray(labels, np.int64), path)
 
 
 def _cache_key(path: Path) -> str:
+    """Size, mtime and content hash: an edit that keeps the size and restores the mtime still
+    invalidates the cache."""
     stat = path.stat()
-    return f"v{CACHE_VERSION}:{stat.st_size}:{stat.st_mtime_ns}"
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"v{CACHE_VERSION}:{stat.st_size}:{stat.st_mtime_ns}:{digest.hexdigest()}"
 
 
 def cache_locations(path: Path) -> List[Path]:
@@ -190,8 +242,8 @@ def _load_cache(location: Path, key: str) -> Optional[PoseSequences]:
         return None
 
 
-def save_npz_atomic(location: Path, **arrays) -> None:
-    atomic_write(location, lambda handle: np.savez(handle, **arrays))
+def save_npz_atomic(location: Path, mode: Optional[int] = None, **arrays) -> None:
+    atomic_write(location, lambda handle: np.savez(handle, **arrays), mode=mode)
 
 
 def read_pose_csv(path, use_cache: bool = True) -> PoseSequences:
@@ -200,24 +252,32 @@ def read_pose_csv(path, use_cache: bool = True) -> PoseSequences:
     if not path.is_file():
         raise PoseDataError(f"{path}: no such file")
     if not use_cache:
-        return parse_pose_csv(path)
+        return _warn_about(parse_pose_csv(path), path)
     key = _cache_key(path)
     locations = cache_locations(path)
     for location in locations:
         cached = _load_cache(location, key)
         if cached is not None:
             cached.source = str(path)
-            return cached
+            return _warn_about(cached, path)
     data = parse_pose_csv(path)
+    mode = path.stat().st_mode & 0o666   # the parsed copy is as private as its source
     for location in locations:
         if location.parent.exists() and not folder_writable(location.parent):
             continue
         try:
-            save_npz_atomic(location, key=np.array(key), frames=data.frames,
+            save_npz_atomic(location, mode=mode, key=np.array(key), frames=data.frames,
                             offsets=data.offsets, labels=data.labels)
             break
         except OSError:
             continue  # read-only folder: try the user cache
+    return _warn_about(data, path)
+
+
+def _warn_about(data: PoseSequences, path) -> PoseSequences:
+    from .checks import zero_warnings
+    for note in zero_warnings(data, path):
+        warnings.warn(note, stacklevel=3)
     return data
 
 

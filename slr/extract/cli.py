@@ -71,6 +71,8 @@ def add_extract_parser(subparsers) -> argparse.ArgumentParser:
                              "(default: .<output name>.work beside the output)")
     parser.add_argument("--keep_work", action="store_true",
                         help="keep the per-video results after the CSV is written")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output CSV (an input is never replaced)")
     _add_frame_options(parser, "longer videos are subsampled uniformly to this many frames "
                                "(default: no limit)")
     return parser
@@ -88,6 +90,9 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-k", "--top_k", type=_positive_int, default=5,
                         help="classes shown per input (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--trust-model", "--trust_model", dest="trust_model", action="store_true",
+                        help="load a .pt2/.engine that was not exported on this machine (loading "
+                             "one runs its native code; see the README's Trust model)")
     parser.add_argument("--device", default="cpu",
                         help="device of the model: cpu, cuda, cuda:N or auto (default: %(default)s; "
                              "one sample at a time is fast on the CPU)")
@@ -101,7 +106,15 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_extract(args: argparse.Namespace) -> int:
     """0 when every video was extracted, 1 when some were skipped (each is reported)."""
-    from .extractor import extract_dataset
+    from .extractor import classes_file_for, collect_videos, extract_dataset
+    from ..guards import check_output
+    from pathlib import Path
+    inputs = list(args.inputs) + [item.path for item in collect_videos(args.inputs, args.label,
+                                                                       log=lambda _: None)]
+    output = Path(args.output)
+    check_output(output, inputs, args.overwrite)
+    check_output(output.with_name(output.name + ".sources.txt"), inputs, overwrite=True, flag=None)
+    check_output(classes_file_for(output), inputs, overwrite=True, flag=None)
     report = extract_dataset(args.inputs, args.output, _options(args), workers=args.workers,
                              work_dir=args.work_dir, keep_work=args.keep_work,
                              default_label=args.label, classes=args.classes,
@@ -117,7 +130,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from .predict import predict
     with precision_scope(args.precision, args.model, args.device):
         report = predict(args.inputs, args.model, top_k=args.top_k, options=_options(args),
-                         device=args.device, progress=args.progress)
+                         device=args.device, progress=args.progress, trust_model=args.trust_model)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -107,12 +107,15 @@ def _class_name(names: Sequence[str], label: int) -> str:
     return names[label] if 0 <= label < len(names) else str(label)
 
 
-def load_predictor(path, device: str = "cpu") -> Model:
+def load_predictor(path, device: str = "cpu", trust_model: bool = False) -> Model:
     """A checkpoint (``.pt`` from training) or, through slr_fused.export, an ONNX file, a
-    TensorRT engine or an AOTInductor package (``.pt2``)."""
+    TensorRT engine or an AOTInductor package (``.pt2``); the last two run native code when
+    loaded, so one not exported on this machine needs ``trust_model`` (see slr_fused.trust)."""
     path = Path(path)
     if path.suffix.lower() in EXPORTED_SUFFIXES:
-        return _load_exported(path, device)
+        from ..trust import check_trusted
+        check_trusted(path, trust_model)   # before the export package (or TensorRT) is imported
+        return _load_exported(path, device, trust_model)
     from ..checkpoint import load_model
     from ..training import pick_device
     device = pick_device(device)  # "auto" as in training and evaluation
@@ -129,7 +132,7 @@ def load_predictor(path, device: str = "cpu") -> Model:
                  train_config.get("num_frames"), str(path), train_config.get("canonical_hand"))
 
 
-def _load_exported(path: Path, device: str) -> Model:
+def _load_exported(path: Path, device: str, trust: bool = False) -> Model:
     """An ONNX file (ONNX Runtime), TensorRT engine or AOTInductor package, through
     slr_fused.export's runners.
 
@@ -151,7 +154,8 @@ def _load_exported(path: Path, device: str) -> Model:
     if suffix == ".pt2":
         from ..training import pick_device
         # auto: the device the package was compiled for (it runs nowhere else).
-        runner = runner_class(path, device=None if device == "auto" else pick_device(device))
+        runner = runner_class(path, device=None if device == "auto" else pick_device(device),
+                              trust=trust)
         metadata = runner.metadata
     elif onnx:
         providers = (["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda")
@@ -160,7 +164,7 @@ def _load_exported(path: Path, device: str) -> Model:
         metadata = getattr(runner, "metadata", {})
     else:
         index = int(device.split(":")[1]) if device.startswith("cuda:") else 0
-        runner = runner_class(path, device=index)
+        runner = runner_class(path, device=index, trust=trust)
         metadata = getattr(runner, "record", {})
     low, high = runner.length_range
     # A static export takes exactly one length: every sample is resampled to it, as training
@@ -213,7 +217,8 @@ def predict_frames(model: Model, frames: np.ndarray, top_k: int = 5) -> Tuple[Li
 
 
 def predict(inputs: Sequence, model_path, top_k: int = 5, options: Optional[ExtractOptions] = None,
-            device: str = "cpu", progress: Optional[bool] = False) -> PredictionReport:
+            device: str = "cpu", progress: Optional[bool] = False,
+            trust_model: bool = False) -> PredictionReport:
     """Top-k signs for videos, pose CSVs (every row) and folders of videos.
 
     ``options`` controls extraction from videos; when it sets no maximum length the model's is
@@ -225,7 +230,7 @@ def predict(inputs: Sequence, model_path, top_k: int = 5, options: Optional[Extr
         raise PredictionError(f"top-k must be at least 1, got {top_k}")
     paths = expand_inputs(inputs)
     start = time.perf_counter()
-    model = load_predictor(model_path, device)
+    model = load_predictor(model_path, device, trust_model)
     report = PredictionReport([], model, load_s=time.perf_counter() - start)
     options = options or ExtractOptions()
     if options.max_frames is None:  # extracting frames the model would drop is wasted time

@@ -43,10 +43,16 @@ class SiFormerConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "SiFormerConfig":
+        if not isinstance(values, dict):
+            raise ValueError(f"expected a JSON object, got {type(values).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown model settings {unknown}")
+        if "num_classes" not in values:
+            raise ValueError("num_classes is missing")
+        from ..config_checks import check_model_settings, model_field_defaults
+        check_model_settings(values, model_field_defaults(cls))
         values = dict(values)
         # Models saved before the flag existed were built (and trained) without it.
         values.setdefault("cross_attn_dropout", 0.0)

@@ -24,11 +24,15 @@ def add_render_parser(subparsers) -> argparse.ArgumentParser:
                         help="canvas height in pixels without a video (default: %(default)s)")
     parser.add_argument("--model_complexity", type=int, choices=(0, 1, 2), default=1,
                         help="MediaPipe Holistic pose model for video inputs (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output file (never an input)")
     return parser
 
 
 def run_render(args: argparse.Namespace) -> int:
+    from ..guards import check_output
     from .render import render_input
+    check_output(args.output, [args.input, args.video], args.overwrite)
     path, frames = render_input(args.input, args.output, row=args.row, video=args.video,
                                 fps=args.fps, side_by_side=args.side_by_side, size=args.size,
                                 model_complexity=args.model_complexity)

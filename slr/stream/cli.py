@@ -40,6 +40,9 @@ def add_stream_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("source", nargs="?", default=None,
                         help="camera index (0), video file, URL, or a pose CSV / folder of CSVs "
                              "replayed at --fps")
+    parser.add_argument("--trust-model", "--trust_model", dest="trust_model", action="store_true",
+                        help="load a .pt2/.engine that was not exported on this machine (loading "
+                             "one runs its native code; see the README's Trust model)")
     parser.add_argument("-m", "--model", required=True,
                         help="trained model (.pt) or its .onnx / .engine / .pt2 export, as in slr predict")
     parser.add_argument("--calibrate", metavar="VAL_CSV", default=None,
@@ -102,7 +105,7 @@ def run_stream_command(args: argparse.Namespace) -> int:
     if args.precision != "fp32" and Path(args.model).suffix.lower() != ".pt":
         raise ValueError(f"--precision {args.precision} runs .pt checkpoints (torch autocast); "
                          f"{args.model} is an export: quantize it instead (slr export onnx --quantize int8)")
-    model = load_predictor(args.model, args.device)
+    model = load_predictor(args.model, args.device, args.trust_model)
     window = args.window or model.num_frames or 30
     min_window = args.min_window or max(1, window // 2)
     if args.calibrate:

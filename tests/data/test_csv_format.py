@@ -130,18 +130,23 @@ def test_empty_and_header_only_and_missing_files(tmp_path):
         read_pose_csv(tmp_path / "absent.csv")
 
 
-def test_cache_is_used_and_invalidated_when_the_csv_changes(tmp_path):
+def test_cache_is_used_and_invalidated_when_the_csv_changes(tmp_path, monkeypatch):
+    import slr_fused.data.csv_format as csv_format
     samples, labels = _random_samples()
     path = tmp_path / "c.csv"
     write_pose_csv(path, samples, labels)
     first = read_pose_csv(path)
     beside = cache_locations(path)[0]
     assert beside.is_file()
-    # a cache hit must not re-parse: corrupt the CSV body but keep size and mtime
+    # a cache hit does not re-parse
+    with monkeypatch.context() as patch:
+        patch.setattr(csv_format, "parse_pose_csv", lambda p: pytest.fail("parsed again"))
+        np.testing.assert_array_equal(read_pose_csv(path).frames, first.frames)
+    # a same-size edit with the mtime restored is still seen: the key holds the content hash
     stat = path.stat()
     path.write_bytes(path.read_bytes().replace(b"0.", b"9.", 1))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    np.testing.assert_array_equal(read_pose_csv(path).frames, first.frames)
+    assert not np.array_equal(read_pose_csv(path).frames, first.frames)
     # a real change (new content, new mtime) invalidates it
     samples2, _ = _random_samples(seed=5)
     write_pose_csv(path, samples2, labels)
@@ -177,3 +182,100 @@ def test_read_only_folder_falls_back_to_user_cache(tmp_path):
 def test_joint_layout():
     assert len(BODY_JOINTS) == 12 and len(HAND_JOINTS) == 21
     assert len(all_columns()) == 1 + 2 * 54
+
+
+# --- a user's checklist of silent data problems that must be loud now ------------------------------
+
+def _csv_with(tmp_path, edit, name="u.csv", n=3):
+    """A valid CSV, then ``edit(rows)`` applied to its rows (header first)."""
+    samples, labels = _random_samples(n)
+    path = tmp_path / name
+    write_pose_csv(path, samples, labels)
+    rows = _rows(path)
+    edit(rows)
+    _write_rows(path, rows)
+    return path
+
+
+def test_coordinates_beyond_float32_are_an_error_not_zeros(tmp_path):
+    def huge(rows):
+        rows[2][1] = "[" + ", ".join(["1e300"] * (rows[2][1].count(",") + 1)) + "]"
+    with pytest.raises(PoseDataError, match=r"row 3: coordinate 1e\+300 is out of the float32 range"):
+        parse_pose_csv(_csv_with(tmp_path, huge))
+
+
+@pytest.mark.parametrize("column", ["nose_X", "labels", "indexTip_left_Y"])
+def test_duplicate_columns_are_rejected_by_name(tmp_path, column):
+    def duplicate(rows):
+        index = rows[0].index(column)
+        for row in rows:
+            row.append(row[index])
+    with pytest.raises(PoseDataError, match=f"duplicate column.*{column}"):
+        parse_pose_csv(_csv_with(tmp_path, duplicate))
+
+
+@pytest.mark.parametrize("label, problem", [
+    ("3.7", "not a whole number"), ("inf", "not a finite number"), ("nan", "not a finite number"),
+    ("1e30", "too large"), ("2e9", "too large"), ("-1", "is negative"), ("three", "not an integer"),
+    ("", "not an integer")])
+def test_bad_labels_are_one_clear_error(tmp_path, label, problem):
+    def set_label(rows):
+        rows[2][0] = label
+    with pytest.raises(PoseDataError, match=f"row 3: label '{label}' (is )?{problem}"):
+        parse_pose_csv(_csv_with(tmp_path, set_label))
+
+
+def test_integral_labels_written_as_floats_are_accepted(tmp_path):
+    def as_float(rows):
+        rows[2][0] = "1.0"
+    assert parse_pose_csv(_csv_with(tmp_path, as_float)).labels.tolist() == [0, 1, 2]
+
+
+def test_a_utf8_bom_is_accepted_and_other_encodings_named(tmp_path):
+    path = _csv_with(tmp_path, lambda rows: None)
+    text = path.read_text(encoding="utf-8")
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    np.testing.assert_array_equal(parse_pose_csv(bom).frames, parse_pose_csv(path).frames)
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes(text.encode("utf-16"))
+    with pytest.raises(PoseDataError, match=r"utf16\.csv: not UTF-8 text.*CSV UTF-8"):
+        parse_pose_csv(utf16)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.encode("utf-8") + "é,".encode("latin-1"))
+    with pytest.raises(PoseDataError, match=r"latin\.csv: not UTF-8"):
+        parse_pose_csv(latin)
+
+
+def test_the_cache_is_as_private_as_its_source(tmp_path):
+    samples, labels = _random_samples()
+    path = tmp_path / "private.csv"
+    write_pose_csv(path, samples, labels)
+    os.chmod(path, 0o600)
+    read_pose_csv(path)
+    assert os.stat(cache_locations(path)[0]).st_mode & 0o777 == 0o600
+
+
+def test_all_zero_samples_and_missing_hands_are_warned_with_their_share(tmp_path):
+    samples, labels = _random_samples(4)
+    samples[1][:] = 0.0
+    for sample in samples:
+        sample[:, 12:33] = 0.0   # no left hand anywhere
+    path = tmp_path / "zeros.csv"
+    write_pose_csv(path, samples, labels)
+    with pytest.warns(UserWarning) as caught:
+        read_pose_csv(path)
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "1 of 4 samples (25%) are all zeros" in messages
+    assert "left hand is all zeros in 4 of 4 samples (100%)" in messages
+    assert "right hand" not in messages
+
+
+def test_sparse_labels_and_classes_only_in_evaluation_are_warned():
+    from slr_fused.data.checks import label_warnings
+    notes = label_warnings(np.array([5, 17, 99, 5]), {"val": np.array([5, 17]),
+                                                      "test": np.array([5, 42])}, 100)
+    assert len(notes) == 2
+    assert "42 appear only in test" in notes[0] and "move samples" in notes[0]
+    assert "3 distinct training labels but 100 outputs" in notes[1] and "renumber" in notes[1]
+    assert label_warnings(np.array([0, 1, 2]), {"val": np.array([2, 1])}, 3) == []

@@ -92,10 +92,26 @@ MAP_DIRECTIONS = ("lh_from_rh", "rh_from_lh")
 # ----------------------------------------------------------------------------------------------
 
 
+# Dot precision of a launch (constexpr PREC), chosen by :func:`dot_precision` from the input
+# dtype as PyTorch chooses for its own matmuls: 16-bit inputs multiply 16-bit operands on the
+# tensor cores, fp32 inputs follow ``torch.get_float32_matmul_precision()``. Accumulation,
+# softmax and LayerNorm statistics stay fp32 in every case.
+PREC_IEEE, PREC_TF32, PREC_BF16, PREC_FP16 = 0, 1, 2, 3
+PRECISION_NAMES = {PREC_IEEE: "ieee", PREC_TF32: "tf32", PREC_BF16: "bf16", PREC_FP16: "fp16"}
+
+
 @triton.jit
-def _mm(a, b):
-    # ieee: on a GPU an fp32 dot defaults to TF32, which would break parity with the reference.
-    return tl.dot(a, b, input_precision="ieee")
+def _mm(a, b, PREC: tl.constexpr):
+    """fp32-accumulated product of two fp32 tiles with the launch's operand precision."""
+    if PREC == 2:
+        return tl.dot(a.to(tl.bfloat16), b.to(tl.bfloat16), out_dtype=tl.float32)
+    elif PREC == 3:
+        return tl.dot(a.to(tl.float16), b.to(tl.float16), out_dtype=tl.float32)
+    elif PREC == 1:
+        return tl.dot(a, b, input_precision="tf32")
+    else:
+        # exact fp32 (FFMA): on a GPU a plain fp32 dot would default to TF32.
+        return tl.dot(a, b, input_precision="ieee")
 
 
 @triton.jit
@@ -146,9 +162,9 @@ def _square_w(ptr, idx, DP: tl.constexpr):
 
 @triton.jit
 def _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H: tl.constexpr, DHP: tl.constexpr,
-        DP: tl.constexpr):
-    k = _mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP))) + _head_b(bk_ptr, e, h, H, DHP)[None, :]
-    v = _mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP))) + _head_b(bv_ptr, e, h, H, DHP)[None, :]
+        DP: tl.constexpr, PREC: tl.constexpr):
+    k = _mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bk_ptr, e, h, H, DHP)[None, :]
+    v = _mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bv_ptr, e, h, H, DHP)[None, :]
     return k, v
 
 
@@ -170,6 +186,7 @@ def _fwd_direction(
     b, rows, T, B, e, DS,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """Message f_e (BLOCK_M, DP) of one direction for one query tile, all heads."""
     offs_h = tl.arange(0, DHP)
@@ -177,27 +194,27 @@ def _fwd_direction(
     row_ok = rows < T
     f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
     for h in range(H):
-        q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP))) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+        q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
         m_i = tl.zeros([BLOCK_M], dtype=tl.float32) + MASK_VALUE
         l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
         acc = tl.zeros([BLOCK_M, DHP], dtype=tl.float32)
         for start in range(0, T, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
             hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-            k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
-            s = _mm(q, tl.trans(k))
+            k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+            s = _mm(q, tl.trans(k), PREC)
             s = tl.where(_key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :], s, MASK_VALUE)
             m_new = tl.maximum(m_i, tl.max(s, 1))
             alpha = tl.exp(m_i - m_new)
             p = tl.exp(s - m_new[:, None])
             l_i = l_i * alpha + tl.sum(p, 1)
-            acc = acc * alpha[:, None] + _mm(p, v)
+            acc = acc * alpha[:, None] + _mm(p, v, PREC)
             m_i = m_new
         o = acc / l_i[:, None]
         tl.store(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], o,
                  mask=row_ok[:, None])
         tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, m_i + tl.log(l_i), mask=row_ok)
-        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP))
+        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP), PREC)
     return f
 
 
@@ -219,6 +236,7 @@ def _fwd_target(
     k, D, NSRC, E0, DS0, E1, DS1,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     offs_d = tl.arange(0, DP)
     dmask = offs_d < D
@@ -226,18 +244,18 @@ def _fwd_target(
     x = _load_rows(x_ptr, b, rows, T, D, DP)
     f0 = _fwd_direction(x, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
                         wo_ptr, bo_ptr, o_ptr, lse_ptr, b, rows, T, B, E0, DS0, H, DHP, DP,
-                        BLOCK_M, BLOCK_N, HAS_MASK)
+                        BLOCK_M, BLOCK_N, HAS_MASK, PREC)
     # With one source f1 stays zero and the packed gate's third block is zero padding.
     f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
     if NSRC == 2:
         f1 = _fwd_direction(x, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
                             wo_ptr, bo_ptr, o_ptr, lse_ptr, b, rows, T, B, E1, DS1, H, DHP, DP,
-                            BLOCK_M, BLOCK_N, HAS_MASK)
+                            BLOCK_M, BLOCK_N, HAS_MASK, PREC)
     total = f0 + f1
     if GATING:
-        z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP)))
-             + _mm(f0, tl.trans(_square_w(wg_ptr, k * 3 + 1, DP)))
-             + _mm(f1, tl.trans(_square_w(wg_ptr, k * 3 + 2, DP)))
+        z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP)), PREC)
+             + _mm(f0, tl.trans(_square_w(wg_ptr, k * 3 + 1, DP)), PREC)
+             + _mm(f1, tl.trans(_square_w(wg_ptr, k * 3 + 2, DP)), PREC)
              + tl.load(bg_ptr + k * DP + offs_d)[None, :])
         total = total * tl.sigmoid(z)
     y = tl.where(dmask[None, :], x + total, 0.0)
@@ -271,6 +289,7 @@ def _cross_modal_attention_forward_kernel(
     E21: tl.constexpr, DS21: tl.constexpr,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """The whole block's forward. Grid: (cdiv(T, BLOCK_M), B, K) with K = number of targets.
 
@@ -288,7 +307,7 @@ def _cross_modal_attention_forward_kernel(
                 bg_ptr, lnw_ptr, lnb_ptr, o_ptr, lse_ptr, _pick(k, eps0, eps1, eps2), pid_q, b,
                 T, B, k, _pick(k, D0, D1, D2), _pick(k, N0, N1, N2), _pick(k, E00, E10, E20),
                 _pick(k, DS00, DS10, DS20), _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21),
-                GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK)
+                GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC)
 
 
 @triton.jit
@@ -298,6 +317,7 @@ def _maps_one(
     j: tl.constexpr, e: tl.constexpr, D: tl.constexpr, DS: tl.constexpr, H: tl.constexpr,
     DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < T
@@ -308,10 +328,10 @@ def _maps_one(
         hs = _load_rows(src_ptr, b, cols, T, DS, DP)
         acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
         for h in range(H):
-            q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP))) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
-            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
+            q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
             lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
-            s = tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE)
+            s = tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE)
             acc += tl.exp(s)
         tl.store(map_ptr + ((j * B + b) * T + rows[:, None]) * T + cols[None, :],
                  (acc / H).to(map_ptr.dtype.element_ty),
@@ -331,6 +351,7 @@ def _cross_modal_attention_maps_kernel(
     E1: tl.constexpr, D1: tl.constexpr, DS1: tl.constexpr,
     NMAP: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """Head-averaged attention maps. Grid: (cdiv(T, BLOCK_M), B, NMAP).
 
@@ -343,12 +364,12 @@ def _cross_modal_attention_maps_kernel(
     if j == 0:
         _maps_one(x0_ptr, s0_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
                   bv_ptr, lse_ptr, pid_q, b, T, B, 0, E0, D0, DS0, H, DHP, DP, BLOCK_M, BLOCK_N,
-                  HAS_MASK)
+                  HAS_MASK, PREC)
     if NMAP > 1:
         if j == 1:
             _maps_one(x1_ptr, s1_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
                       bv_ptr, lse_ptr, pid_q, b, T, B, 1, E1, D1, DS1, H, DHP, DP, BLOCK_M,
-                      BLOCK_N, HAS_MASK)
+                      BLOCK_N, HAS_MASK, PREC)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -358,14 +379,14 @@ def _cross_modal_attention_maps_kernel(
 
 @triton.jit
 def _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, e, H: tl.constexpr,
-                       DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr):
+                       DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, PREC: tl.constexpr):
     offs_h = tl.arange(0, DHP)
     offs_d = tl.arange(0, DP)
     f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
     for h in range(H):
         o = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                     mask=(rows < T)[:, None], other=0.0)
-        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP))
+        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP), PREC)
     return f
 
 
@@ -386,6 +407,7 @@ def _bwd_direction_query(
     prow, NE, b, rows, T, B, e, DS, MAP,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """dO, Delta and the dQ pass of one direction; returns dH_i's share (BLOCK_M, DP)."""
     offs_h = tl.arange(0, DHP)
@@ -398,12 +420,12 @@ def _bwd_direction_query(
                     mask=row_ok[:, None], other=0.0)
         wo = _head_w(wo_ptr, e, h, H, DHP, DP)
         w_off = ((prow * NE + e) * H + h) * DHP
-        tl.store(dwo_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(o), df))
-        do = _mm(df, tl.trans(wo))
+        tl.store(dwo_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(o), df, PREC))
+        do = _mm(df, tl.trans(wo), PREC)
         tl.store(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], do,
                  mask=row_ok[:, None])
         wq = _head_w(wq_ptr, e, h, H, DHP, DP)
-        q = _mm(x, tl.trans(wq)) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+        q = _mm(x, tl.trans(wq), PREC) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
         lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
         delta = tl.sum(do * o, 1)
         if HAS_DMAP:
@@ -415,8 +437,8 @@ def _bwd_direction_query(
                     cols = start + tl.arange(0, BLOCK_N)
                     valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
                     hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-                    kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
-                    p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
+                    kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+                    p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
                     da = tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                                  mask=valid, other=0.0)
                     extra += tl.sum(p * da, 1)
@@ -427,18 +449,18 @@ def _bwd_direction_query(
             cols = start + tl.arange(0, BLOCK_N)
             valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
             hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
-            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
-            dp = _mm(do, tl.trans(vv))
+            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
+            dp = _mm(do, tl.trans(vv), PREC)
             if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
                 has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
                 dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                               mask=valid & has_map, other=0.0) / H
             ds = p * (dp - delta[:, None])
-            dq += _mm(ds, kk)
-        tl.store(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x))
+            dq += _mm(ds, kk, PREC)
+        tl.store(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x, PREC))
         tl.store(dbq_ptr + w_off + offs_h, tl.sum(dq, 0))
-        dx += _mm(dq, wq)
+        dx += _mm(dq, wq, PREC)
     return dx
 
 
@@ -453,22 +475,23 @@ def _bwd_query_target(
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     offs_d = tl.arange(0, DP)
     dmask = offs_d < D
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     prow = b * NQ + pid_q
     x = _load_rows(x_ptr, b, rows, T, D, DP)
-    f0 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E0, H, DHP, DP, BLOCK_M)
+    f0 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E0, H, DHP, DP, BLOCK_M, PREC)
     f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)  # zero with one source, as in the forward
     if NSRC == 2:
-        f1 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E1, H, DHP, DP, BLOCK_M)
+        f1 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E1, H, DHP, DP, BLOCK_M, PREC)
     total = f0 + f1
     if GATING:
         wg0 = _square_w(wg_ptr, k * 3, DP)
         wg1 = _square_w(wg_ptr, k * 3 + 1, DP)
         wg2 = _square_w(wg_ptr, k * 3 + 2, DP)
-        z = (_mm(x, tl.trans(wg0)) + _mm(f0, tl.trans(wg1)) + _mm(f1, tl.trans(wg2))
+        z = (_mm(x, tl.trans(wg0), PREC) + _mm(f0, tl.trans(wg1), PREC) + _mm(f1, tl.trans(wg2), PREC)
              + tl.load(bg_ptr + k * DP + offs_d)[None, :])
         g = tl.sigmoid(z)
         y = x + g * total
@@ -495,26 +518,26 @@ def _bwd_query_target(
         g_off = (prow * K + k) * 3
         r = tl.arange(0, DP)
         # Block 2 is written even with one source (zero, as f1 is): no zero fill needed.
-        tl.store(dwg_ptr + (g_off * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), x))
-        tl.store(dwg_ptr + ((g_off + 1) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f0))
-        tl.store(dwg_ptr + ((g_off + 2) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f1))
+        tl.store(dwg_ptr + (g_off * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), x, PREC))
+        tl.store(dwg_ptr + ((g_off + 1) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f0, PREC))
+        tl.store(dwg_ptr + ((g_off + 2) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f1, PREC))
         tl.store(dbg_ptr + (prow * K + k) * DP + offs_d, tl.sum(dz, 0))
-        dx += _mm(dz, wg0)
-        df0 = df + _mm(dz, wg1)
-        df1 = df + _mm(dz, wg2)
+        dx += _mm(dz, wg0, PREC)
+        df0 = df + _mm(dz, wg1, PREC)
+        df1 = df + _mm(dz, wg2, PREC)
     else:
         df0 = dy
         df1 = dy
     dx += _bwd_direction_query(x, df0, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
                                bv_ptr, wo_ptr, o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr,
                                dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0,
-                               DS0, MAP0, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+                               DS0, MAP0, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     if NSRC == 2:
         dx += _bwd_direction_query(x, df1, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
                                    wv_ptr, bv_ptr, wo_ptr, o_ptr, lse_ptr, do_ptr, delta_ptr,
                                    dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b,
                                    rows, T, B, E1, DS1, MAP1, H, DHP, DP, BLOCK_M, BLOCK_N,
-                                   HAS_MASK, HAS_DMAP)
+                                   HAS_MASK, HAS_DMAP, PREC)
     tl.store(dxq_ptr + ((M * B + b) * T + rows[:, None]) * DP + offs_d[None, :], dx,
              mask=(rows < T)[:, None])
 
@@ -548,6 +571,7 @@ def _cross_modal_attention_backward_query_kernel(
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """Epilogue backward and dQ pass. Grid: (cdiv(T, BLOCK_M), B, K).
 
@@ -566,7 +590,7 @@ def _cross_modal_attention_backward_query_kernel(
         K, k, _pick(k, M0, M1, M2), _pick(k, D0, D1, D2), _pick(k, N0, N1, N2),
         _pick(k, E00, E10, E20), _pick(k, DS00, DS10, DS20), _pick(k, P00, P10, P20),
         _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21), _pick(k, P01, P11, P21),
-        GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+        GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
 
 
 @triton.jit
@@ -580,6 +604,7 @@ def _bwd_direction_key(
     prow, NE, b, cols, T, B, e, DT, MAP,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """dK/dV pass of one direction for one key tile; returns dH_j's share (BLOCK_N, DP)."""
     offs_h = tl.arange(0, DHP)
@@ -587,7 +612,7 @@ def _bwd_direction_key(
     key_ok = _key_valid(mask_ptr, b, cols, T, HAS_MASK)
     dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
     for h in range(H):
-        kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
+        kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
         wq = _head_w(wq_ptr, e, h, H, DHP, DP)
         bq = _head_b(bq_ptr, e, h, H, DHP)
         dk = tl.zeros([BLOCK_N, DHP], dtype=tl.float32)
@@ -597,26 +622,26 @@ def _bwd_direction_key(
             row_ok = rows < T
             valid = row_ok[:, None] & key_ok[None, :]
             x = _load_rows(x_ptr, b, rows, T, DT, DP)
-            q = _mm(x, tl.trans(wq)) + bq[None, :]
+            q = _mm(x, tl.trans(wq), PREC) + bq[None, :]
             lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             delta = tl.load(delta_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             do = tl.load(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                          mask=row_ok[:, None], other=0.0)
-            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
-            dv += _mm(tl.trans(p), do)
-            dp = _mm(do, tl.trans(vv))
+            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
+            dv += _mm(tl.trans(p), do, PREC)
+            dp = _mm(do, tl.trans(vv), PREC)
             if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
                 has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
                 dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                               mask=valid & has_map, other=0.0) / H
             ds = p * (dp - delta[:, None])
-            dk += _mm(tl.trans(ds), q)
+            dk += _mm(tl.trans(ds), q, PREC)
         w_off = ((prow * NE + e) * H + h) * DHP
-        tl.store(dwk_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dk), hs))
+        tl.store(dwk_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dk), hs, PREC))
         tl.store(dbk_ptr + w_off + offs_h, tl.sum(dk, 0))
-        tl.store(dwv_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dv), hs))
+        tl.store(dwv_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dv), hs, PREC))
         tl.store(dbv_ptr + w_off + offs_h, tl.sum(dv, 0))
-        dh += _mm(dk, _head_w(wk_ptr, e, h, H, DHP, DP)) + _mm(dv, _head_w(wv_ptr, e, h, H, DHP, DP))
+        dh += _mm(dk, _head_w(wk_ptr, e, h, H, DHP, DP), PREC) + _mm(dv, _head_w(wv_ptr, e, h, H, DHP, DP), PREC)
     return dh
 
 
@@ -631,6 +656,7 @@ def _bwd_key_modality(
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     cols = pid_k * BLOCK_N + tl.arange(0, BLOCK_N)
     prow = b * NK + pid_k
@@ -641,12 +667,12 @@ def _bwd_key_modality(
         dh += _bwd_direction_key(hs, t0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
                                  bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr, dbk_ptr,
                                  dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E0, DT0, MAP0, H,
-                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     if NDIR >= 2:
         dh += _bwd_direction_key(hs, t1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
                                  bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr, dbk_ptr,
                                  dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E1, DT1, MAP1, H,
-                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     # The query-side share, when this modality is also a target (masked load otherwise).
     is_tgt = (tl.zeros([BLOCK_N, DP], dtype=tl.int32) + IS_TGT) != 0
     dh += tl.load(dxq_ptr + ((M * B + b) * T + cols[:, None]) * DP + offs_dp[None, :],
@@ -679,6 +705,7 @@ def _cross_modal_attention_backward_key_kernel(
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """dK/dV pass and the final input gradients. Grid: (cdiv(T, BLOCK_N), B, J).
 
@@ -698,7 +725,7 @@ def _cross_modal_attention_backward_key_kernel(
         _pick(j, M0, M1, M2), _pick(j, D0, D1, D2), _pick(j, IT0, IT1, IT2),
         _pick(j, ND0, ND1, ND2), _pick(j, E00, E10, E20), _pick(j, DT00, DT10, DT20),
         _pick(j, P00, P10, P20), _pick(j, E01, E11, E21), _pick(j, DT01, DT11, DT21),
-        _pick(j, P01, P11, P21), H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+        _pick(j, P01, P11, P21), H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -733,6 +760,22 @@ def _fresh(*shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
 
 def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def dot_precision(dtype: torch.dtype) -> int:
+    """The operand precision (``PREC_*``) of the kernels' dots for inputs of ``dtype``.
+
+    bf16/fp16 inputs: 16-bit operands on the tensor cores, fp32 accumulation (autocast's
+    choice). fp32 inputs: ``torch.get_float32_matmul_precision()`` as for PyTorch's matmuls,
+    "highest" exact fp32, "high"/"medium" TF32 (10 mantissa bits). The interpreter cannot
+    multiply bf16 (it multiplies the bit patterns), so there bf16 inputs use exact dots;
+    bf16 tensor-core dots are checked by compiling for the GPU (test_gpu_compile.py).
+    """
+    if dtype == torch.float16:
+        return PREC_FP16
+    if dtype == torch.bfloat16:
+        return PREC_IEEE if _interpreting() else PREC_BF16
+    return PREC_IEEE if torch.get_float32_matmul_precision() == "highest" else PREC_TF32
 
 
 @dataclass(frozen=True)
@@ -1002,6 +1045,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     outputs = [_fresh(*feats[m].shape, like=feats[m]) for m, _ in plan.targets]
     has_mask = mask8 is not None
     mask_arg = mask8 if has_mask else lh
+    prec = dot_precision(lh.dtype)
 
     slot_args, consts = [], {}
     for k in range(3):
@@ -1021,7 +1065,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     _cross_modal_attention_forward_kernel[grid](
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, *slot_args, T, B,
         **consts, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask)
+        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec)
 
     nmap = len(plan.maps) if want_maps else 0
     maps = _fresh(nmap, B, T, T, like=lh)
@@ -1034,7 +1078,8 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
             mconsts.update({f"E{j}": e, f"D{j}": plan.dim(t), f"DS{j}": plan.dim(s)})
         _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
             mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, *map_args, T, B, **mconsts, NMAP=nmap,
-            H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask)
+            H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask,
+            PREC=prec)
     return outputs, maps, o, lse
 
 
@@ -1063,6 +1108,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
     nq, nk = triton.cdiv(T, block_m), triton.cdiv(T, block_n)
     has_mask = mask8 is not None
     mask_arg = mask8 if has_mask else lh
+    prec = dot_precision(lh.dtype)
     has_dmap = grad_maps is not None
     dmap = grad_maps.to(f32).contiguous() if has_dmap else o
 
@@ -1107,7 +1153,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, do, delta, dmap, dxq,
         dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, K=K, **consts,
         GATING=plan.gating, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m, BLOCK_N=block_n,
-        HAS_MASK=has_mask, HAS_DMAP=has_dmap)
+        HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec)
 
     J = len(plan.sources)
     grad_feats = {m: _fresh(*feats[m].shape, like=feats[m]) for m, _, _ in plan.sources}
@@ -1131,7 +1177,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
     _cross_modal_attention_backward_key_kernel[(nk, B, J)](
         mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, do, dmap, dxq, dwk, dbk, dwv, dbv,
         *key_args, T, B, E, nk, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap)
+        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec)
 
     sums = [t.sum(0) for t in (dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo)]
     if plan.gating:

@@ -24,7 +24,17 @@ from slr_fused.models.cross_modal import VALID_HEADS, CrossModalAttention  # noq
 DEVICE = "cuda" if (torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1") \
     else "cpu"
 DIMS = {"lh": 42, "rh": 42, "body": 24}
+# Tolerances per dot precision (relative to the largest magnitude, against float64):
+# - fp32 inputs, torch.get_float32_matmul_precision() "highest": exact fp32 dots, 1e-5.
+# - fp32 inputs under "high"/"medium": TF32 operands (10 mantissa bits, unit roundoff ~5e-4)
+#   on a GPU, 5e-3 through a few chained products; the interpreter computes TF32 dots exactly,
+#   so on the CPU this bound is only checked loosely (GPU runs check it for real).
+# - fp16 inputs: fp16 operands with fp32 accumulation, judged by flash-attention's rule (at
+#   most twice the error of plain torch in fp16, see test_float16_inputs_within_twice_torch_error).
+# - bf16 inputs: bf16 operands on the GPU (the interpreter cannot multiply bf16: exact dots
+#   there); the GPU tests use bench.kernels.check_correctness's bf16 bounds.
 FP32_RTOL = 1e-5
+TF32_RTOL = 5e-3
 
 MODES = {
     "bidirectional": dict(mode="bidirectional"),
@@ -124,7 +134,8 @@ def scalar_loss(outputs, maps, grads, map_grads):
     return loss
 
 
-def check_against_reference(mode, heads, B, T, mask_kind, extras, poison=True, via_op=False):
+def check_against_reference(mode, heads, B, T, mask_kind, extras, poison=True, via_op=False,
+                            rtol=FP32_RTOL):
     module = make_module(mode, heads)
     forward = module.forward
     if via_op:
@@ -143,12 +154,12 @@ def check_against_reference(mode, heads, B, T, mask_kind, extras, poison=True, v
                                                   ref_module.forward_reference)
         names = ("lh", "rh", "body")
         for m, o, r in zip(names, outs, ref_outs):
-            assert_close(f"{m}_out", o, r, FP32_RTOL)
+            assert_close(f"{m}_out", o, r, rtol)
             if not module.sources[m]:
                 assert o is leaves[m], f"{m} has no source: the input itself must be returned"
         assert sorted(maps) == sorted(ref_maps)
         for n in ref_maps:
-            assert_close(f"attention[{n}]", maps[n], ref_maps[n], FP32_RTOL)
+            assert_close(f"attention[{n}]", maps[n], ref_maps[n], rtol)
             rows = maps[n].double().sum(-1)
             assert torch.allclose(rows, torch.ones_like(rows), atol=1e-5), f"{n} rows sum to 1"
             if mask is not None and mask.any():
@@ -156,8 +167,8 @@ def check_against_reference(mode, heads, B, T, mask_kind, extras, poison=True, v
                     f"{n} gives weight to a padded key"
         assert [p[0] for p in align] == [p[0] for p in ref_align]
         for (name, a, b), (_, ra, rb) in zip(align, ref_align):
-            assert_close(f"alignment[{name}][0]", a, ra, FP32_RTOL)
-            assert_close(f"alignment[{name}][1]", b, rb, FP32_RTOL)
+            assert_close(f"alignment[{name}][0]", a, ra, rtol)
+            assert_close(f"alignment[{name}][1]", b, rb, rtol)
 
         grads, map_grads = upstream(ref_outs, ref_maps)
         params = [leaves[m] for m in names] + list(module.parameters())
@@ -174,7 +185,7 @@ def check_against_reference(mode, heads, B, T, mask_kind, extras, poison=True, v
         if w is None:
             assert g is None, f"{label}: the reference has no gradient, the kernel has one"
             continue
-        assert_close(label, g, w, FP32_RTOL)
+        assert_close(label, g, w, rtol)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -211,6 +222,36 @@ CASES = [
                               f"{'-extras' if c[5] else ''}" for c in CASES])
 def test_matches_float64_reference(mode, heads, B, T, mask_kind, extras):
     check_against_reference(mode, heads, B, T, mask_kind, extras)
+
+
+@pytest.mark.parametrize("dtype,setting,expected", [
+    (torch.float32, "highest", cma.PREC_IEEE), (torch.float32, "high", cma.PREC_TF32),
+    (torch.float32, "medium", cma.PREC_TF32), (torch.float16, "highest", cma.PREC_FP16),
+    (torch.float16, "high", cma.PREC_FP16)])
+def test_dot_precision_follows_dtype_and_torch_setting(dtype, setting, expected):
+    old = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(setting)
+    try:
+        assert cma.dot_precision(dtype) == expected
+    finally:
+        torch.set_float32_matmul_precision(old)
+
+
+def test_bfloat16_dots_use_bfloat16_operands_on_the_gpu(monkeypatch):
+    monkeypatch.setattr(cma, "_interpreting", lambda: False)
+    assert cma.dot_precision(torch.bfloat16) == cma.PREC_BF16
+    monkeypatch.setattr(cma, "_interpreting", lambda: True)  # bit patterns there: exact dots
+    assert cma.dot_precision(torch.bfloat16) == cma.PREC_IEEE
+
+
+def test_tf32_setting_matches_float64_reference():
+    """fp32 inputs under "high" take the TF32 path (the interpreter computes it exactly)."""
+    old = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        check_against_reference("hands-body", 2, 2, 7, "end", True, rtol=TF32_RTOL)
+    finally:
+        torch.set_float32_matmul_precision(old)
 
 
 def test_gpu_tile_size_on_the_interpreter(monkeypatch):

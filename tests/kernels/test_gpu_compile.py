@@ -11,6 +11,7 @@ are exactly the ones a GPU run would use.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -24,9 +25,11 @@ CASES = [
     (90, "num_heads=1", "bfloat16", True),
     (90, "num_heads=2, directions='hands'", "float16", False),
     (90, "num_heads=6, use_gating=False", "float32", True),
+    (90, "num_heads=3", "float32-tf32", True),
     (90, "num_heads=3, mode='unidirectional'", "float32", False),
     (87, "num_heads=3", "float32", True),
     (87, "num_heads=3", "float16", False),
+    (87, "num_heads=2", "bfloat16", True),
 ]
 
 
@@ -42,6 +45,11 @@ def test_kernels_compile_for_gpu_targets(arch, kwargs, dtype, masked):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for kernel in ("forward", "backward_query", "backward_key"):
         assert f"compiled _cross_modal_attention_{kernel}_kernel" in proc.stdout, proc.stdout
+    counts = [int(n) for n in re.findall(r"tensor-core ops (\d+)", proc.stdout)]
+    if dtype == "float32":  # "highest": exact fp32, FFMA only
+        assert counts and max(counts) == 0, proc.stdout
+    else:  # 16-bit and TF32 dots must reach the tensor cores
+        assert counts and min(counts) > 0, proc.stdout
 
 
 def _compile_all(kwargs_text, dtype_name, masked, arch=90):
@@ -68,6 +76,8 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
     cma._interpreting = lambda: False  # GPU tile sizes
 
     module = eval(f"CrossModalAttention({kwargs_text})")  # noqa: S307 (test-local literals)
+    dtype_name, _, tf32 = dtype_name.partition("-")
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
     dtype = getattr(torch, dtype_name)
     plan = cma.make_plan(module)
     params = [p.detach() for p in cma.pack_parameters(module, plan)]
@@ -90,9 +100,24 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
                 signature[name] = "fp32" if isinstance(a, float) else "i32"
         signature.update({name: "constexpr" for name in kwargs})
         signature = {n: signature[n] for n in fn.arg_names}
-        triton.compile(ASTSource(fn=fn, signature=signature, constexprs=dict(kwargs)),
-                       target=GPUTarget("cuda", arch, 32), options={"num_warps": 4})
-        print(f"compiled {fn.__name__}", flush=True)
+        compiled = triton.compile(ASTSource(fn=fn, signature=signature, constexprs=dict(kwargs)),
+                                  target=GPUTarget("cuda", arch, 32), options={"num_warps": 4})
+        print(f"compiled {fn.__name__}: tensor-core ops {_tensor_core_ops(compiled)}", flush=True)
+
+
+def _tensor_core_ops(compiled) -> int:
+    """HMMA (sm_80/87) and HGMMA/WGMMA (sm_90) instructions in the kernel's SASS."""
+    import tempfile
+
+    import triton
+    tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "kernel.cubin")
+        with open(path, "wb") as f:
+            f.write(compiled.asm["cubin"])
+        sass = subprocess.run([tool, "-sass", path], capture_output=True, text=True,
+                              check=True).stdout
+    return len(re.findall(r"\b(?:HMMA|HGMMA|WGMMA)\b", sass))
 
 
 if __name__ == "__main__":

@@ -210,10 +210,16 @@ def _fwd_direction(
             l_i = l_i * alpha + tl.sum(p, 1)
             acc = acc * alpha[:, None] + _mm(p, v, PREC)
             m_i = m_new
-        o = acc / l_i[:, None]
+        # A sample whose keys are all padding attends to nothing: O = 0 (flash-attention's
+        # convention; the reference would give NaN). Its log-sum-exp is set to 0 so that every
+        # probability recomputed from it, exp(MASK_VALUE - 0), is 0 in the maps and backward.
+        # Checked here rather than on the host: no device-to-host sync per call.
+        has_key = m_i > MASK_VALUE
+        o = tl.where(has_key[:, None], acc / l_i[:, None], 0.0)
+        lse = tl.where(has_key, m_i + tl.log(l_i), 0.0)
         tl.store(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], o,
                  mask=row_ok[:, None])
-        tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, m_i + tl.log(l_i), mask=row_ok)
+        tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, lse, mask=row_ok)
         f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP), PREC)
     return f
 
@@ -973,24 +979,59 @@ def pack_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
     return _pack_tensors(plan, *tensors)
 
 
-# Inference reuses the packed parameters while the module's parameters are unchanged (same
-# storage, same version counter: an optimizer step or load_state_dict bumps the version), which
-# removes the packing's small torch kernels from every no-grad call.
-_PACK_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+class _ModuleState:
+    """What a module's calls reuse: its plan, the tensors the packing reads, the last packing.
+
+    Found again through a cheap configuration key, so a cached call never walks
+    ``module.parameters()`` (a recursive generator over the ModuleDicts, tens of microseconds).
+    """
+
+    __slots__ = ("config", "plan", "tensors", "versions", "packed")
+
+    def __init__(self, config, plan, tensors):
+        self.config, self.plan, self.tensors = config, plan, tensors
+        self.versions, self.packed = None, None
+
+
+_MODULE_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _module_state(module) -> _ModuleState:
+    # Swapping a submodule of a module that already ran (rather than changing its parameters)
+    # is not noticed; the configuration below is.
+    config = (module.num_heads, module.use_gating, tuple(map(tuple, module.directions)))
+    state = _MODULE_STATE.get(module)
+    if state is None or state.config != config:
+        for name, att in module.attentions.items():
+            if not att._qkv_same_embed_dim or att.in_proj_bias is None or att.bias_k is not None \
+                    or att.add_zero_attn:
+                raise ValueError(f"cross_modal_attention_triton: attention {name} must be a plain "
+                                 "nn.MultiheadAttention with bias (as CrossModalAttention builds "
+                                 "it)")
+        plan = make_plan(module)
+        state = _ModuleState(config, plan, _module_tensors(module, plan))
+        _MODULE_STATE[module] = state
+    return state
 
 
 def packed_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
-    """:func:`pack_parameters`, cached across calls when no gradient is needed."""
-    params = list(module.parameters())
-    if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+    """:func:`pack_parameters`, cached across calls when no gradient is needed.
+
+    Inference reuses the packing while the parameters are unchanged: same storage and same
+    version counter (an optimizer step, ``load_state_dict`` or any in-place update bumps the
+    version; ``module.to``/``.half()`` change the storage). That removes the packing's small
+    torch kernels from every no-grad call.
+    """
+    state = _module_state(module)
+    tensors = state.tensors
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return pack_parameters(module, plan)
-    key = (plan, tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params))
-    hit = _PACK_CACHE.get(module)
-    if hit is not None and hit[0] == key:
-        return hit[1]
+    versions = tuple((t._version, t.data_ptr()) for t in tensors)
+    if state.packed is not None and state.versions == versions:
+        return state.packed
     with torch.no_grad():
-        packed = pack_parameters(module, plan)
-    _PACK_CACHE[module] = (key, packed)
+        packed = [t.detach() for t in pack_parameters(module, plan)]
+    state.versions, state.packed = versions, packed
     return packed
 
 
@@ -1004,6 +1045,37 @@ def _block_sizes(T: int) -> Tuple[int, int]:
         return int(override), int(override)
     block = 16 if (_interpreting() or T <= 16) else 32
     return block, block
+
+
+# Launch options per architecture family, read off ptxas for every kernel, head count and
+# precision (B=32, T=204; tests/kernels/test_gpu_compile.py compiles them). Without an explicit
+# ``maxnreg`` ptxas settled on its 32-register default for 1 and 2 heads and spilled 30-95 KB per
+# thread; 8 warps halve each thread's share of the (32, 64) tiles, which removed most spills
+# (e.g. forward, 1 head, fp16 on sm_90: 344 B of stack at 4 warps, 64 B at 8). 8 warps x 255
+# registers fill one SM's 64K registers: one CTA of 8 warps per SM on H100 and on Orin.
+# Key: (major compute capability, kernel) -> options; None: any other architecture.
+LAUNCH_OPTIONS = {
+    (9, "forward"): dict(num_warps=8, maxnreg=255),
+    (9, "maps"): dict(num_warps=8, maxnreg=255),
+    (9, "backward_query"): dict(num_warps=8, maxnreg=255),
+    (9, "backward_key"): dict(num_warps=8, maxnreg=255),
+    (8, "forward"): dict(num_warps=8, maxnreg=255),
+    (8, "maps"): dict(num_warps=8, maxnreg=255),
+    (8, "backward_query"): dict(num_warps=8, maxnreg=255),
+    (8, "backward_key"): dict(num_warps=8, maxnreg=255),
+}
+_DEFAULT_OPTIONS = dict(num_warps=8, maxnreg=255)
+_CAPABILITY = {}
+
+
+def launch_options(kernel: str, device: torch.device) -> dict:
+    """``num_warps``/``maxnreg`` for a launch of ``kernel`` on ``device`` (the interpreter
+    ignores them). Capabilities are cached per device: no driver call per launch."""
+    major = _CAPABILITY.get(device)
+    if major is None:
+        major = torch.cuda.get_device_capability(device)[0] if device.type == "cuda" else 9
+        _CAPABILITY[device] = major
+    return LAUNCH_OPTIONS.get((major, kernel), _DEFAULT_OPTIONS)
 
 
 def _check_tiles(plan: CrossModalPlan, block_m: int, block_n: int) -> None:
@@ -1065,7 +1137,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     _cross_modal_attention_forward_kernel[grid](
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, *slot_args, T, B,
         **consts, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec)
+        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
 
     nmap = len(plan.maps) if want_maps else 0
     maps = _fresh(nmap, B, T, T, like=lh)
@@ -1079,7 +1151,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
         _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
             mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, *map_args, T, B, **mconsts, NMAP=nmap,
             H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask,
-            PREC=prec)
+            PREC=prec, **launch_options("maps", lh.device))
     return outputs, maps, o, lse
 
 
@@ -1153,7 +1225,8 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, do, delta, dmap, dxq,
         dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, K=K, **consts,
         GATING=plan.gating, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m, BLOCK_N=block_n,
-        HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec)
+        HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
+        **launch_options("backward_query", lh.device))
 
     J = len(plan.sources)
     grad_feats = {m: _fresh(*feats[m].shape, like=feats[m]) for m, _, _ in plan.sources}
@@ -1177,7 +1250,8 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
     _cross_modal_attention_backward_key_kernel[(nk, B, J)](
         mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, do, dmap, dxq, dwk, dbk, dwv, dbv,
         *key_args, T, B, E, nk, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec)
+        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
+        **launch_options("backward_key", lh.device))
 
     sums = [t.sum(0) for t in (dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo)]
     if plan.gating:
@@ -1245,7 +1319,7 @@ def _validate(module, lh, rh, body, key_padding_mask) -> None:
     if len({x.dtype for x in named.values()}) != 1:
         raise TypeError("cross_modal_attention_triton: lh, rh and body must share one dtype, got "
                         f"{[x.dtype for x in named.values()]}")
-    devices = {x.device for x in named.values()} | {p.device for p in module.parameters()}
+    devices = {x.device for x in named.values()} | {t.device for t in _module_state(module).tensors}
     if len(devices) != 1:
         raise ValueError("cross_modal_attention_triton: inputs and module parameters must be on "
                          f"one device, got {sorted(str(d) for d in devices)}")
@@ -1264,18 +1338,9 @@ def _validate(module, lh, rh, body, key_padding_mask) -> None:
         if key_padding_mask.device != lh.device:
             raise ValueError("cross_modal_attention_triton: key_padding_mask is on "
                              f"{key_padding_mask.device}, inputs on {lh.device}")
-        # Every softmax row needs one valid key; costs a host sync, which the module's own
-        # check already pays on the same call. Data-dependent, so not under torch.compile.
-        if not torch.compiler.is_compiling() and bool(key_padding_mask.all(dim=1).any()):
-            raise ValueError("cross_modal_attention_triton: a sample is entirely padding")
     if module.training and module.dropout > 0:
         raise ValueError("cross_modal_attention_triton: attention dropout is not implemented; "
                          "use dropout=0 or eval mode")
-    for name, att in module.attentions.items():
-        if not att._qkv_same_embed_dim or att.in_proj_bias is None or att.bias_k is not None \
-                or att.add_zero_attn:
-            raise ValueError(f"cross_modal_attention_triton: attention {name} must be a plain "
-                             "nn.MultiheadAttention with bias (as CrossModalAttention builds it)")
 
 
 def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
@@ -1298,7 +1363,7 @@ def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
     if torch.compiler.is_compiling():
         return cross_modal_attention_op(module, lh, rh, body, key_padding_mask, return_extras)
     _validate(module, lh, rh, body, key_padding_mask)
-    plan = make_plan(module)
+    plan = _module_state(module).plan
     params = packed_parameters(module, plan)
     want_maps = bool(return_extras) and bool(plan.maps)
     results = CrossModalAttentionFunction.apply(

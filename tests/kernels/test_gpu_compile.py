@@ -98,15 +98,25 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
                 signature[name] = types[a.dtype]
             else:
                 signature[name] = "fp32" if isinstance(a, float) else "i32"
+        options = {k: kwargs.pop(k) for k in ("num_warps", "num_stages", "maxnreg")
+                   if k in kwargs}
         signature.update({name: "constexpr" for name in kwargs})
         signature = {n: signature[n] for n in fn.arg_names}
+        assert options, f"{fn.__name__}: launched without num_warps/maxnreg"
         compiled = triton.compile(ASTSource(fn=fn, signature=signature, constexprs=dict(kwargs)),
-                                  target=GPUTarget("cuda", arch, 32), options={"num_warps": 4})
-        print(f"compiled {fn.__name__}: tensor-core ops {_tensor_core_ops(compiled)}", flush=True)
+                                  target=GPUTarget("cuda", arch, 32), options=options)
+        sass, usage = _cuobjdump(compiled)
+        registers = int(re.search(r"REG:(\d+)", usage).group(1))
+        stack = int(re.search(r"STACK:(\d+)", usage).group(1))
+        # ptxas's 32-register default spills tens of KB per thread: never left to it.
+        assert registers > 32, f"{fn.__name__}: {registers} registers ({usage.strip()})"
+        tensor_ops = len(re.findall(r"\b(?:HMMA|HGMMA|WGMMA)\b", sass))
+        print(f"compiled {fn.__name__}: {options}, {registers} registers, stack {stack} B, "
+              f"tensor-core ops {tensor_ops}", flush=True)
 
 
-def _tensor_core_ops(compiled) -> int:
-    """HMMA (sm_80/87) and HGMMA/WGMMA (sm_90) instructions in the kernel's SASS."""
+def _cuobjdump(compiled):
+    """(SASS, resource usage) of a compiled kernel, from the cuobjdump Triton ships."""
     import tempfile
 
     import triton
@@ -115,9 +125,8 @@ def _tensor_core_ops(compiled) -> int:
         path = os.path.join(tmp, "kernel.cubin")
         with open(path, "wb") as f:
             f.write(compiled.asm["cubin"])
-        sass = subprocess.run([tool, "-sass", path], capture_output=True, text=True,
-                              check=True).stdout
-    return len(re.findall(r"\b(?:HMMA|HGMMA|WGMMA)\b", sass))
+        return [subprocess.run([tool, flag, path], capture_output=True, text=True,
+                               check=True).stdout for flag in ("-sass", "-res-usage")]
 
 
 if __name__ == "__main__":

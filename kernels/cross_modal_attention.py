@@ -98,6 +98,8 @@ MAP_DIRECTIONS = ("lh_from_rh", "rh_from_lh")
 # softmax and LayerNorm statistics stay fp32 in every case.
 PREC_IEEE, PREC_TF32, PREC_BF16, PREC_FP16 = 0, 1, 2, 3
 PRECISION_NAMES = {PREC_IEEE: "ieee", PREC_TF32: "tf32", PREC_BF16: "bf16", PREC_FP16: "fp16"}
+# Q, K and V are stored in the dots' operand dtype: a 16-bit dot would round them anyway.
+PROJECTION_DTYPES = {PREC_BF16: torch.bfloat16, PREC_FP16: torch.float16}
 
 
 @triton.jit
@@ -168,6 +170,79 @@ def _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H: tl.constexpr, DHP: tl.const
     return k, v
 
 
+@triton.jit
+def _load_proj(qkv_ptr, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
+    """(len(rows), DHP) fp32 tile of Q (c=0), K (1) or V (2) of direction e, head h, written
+    by the projection kernel into its (E, 3, B, H, T, DHP) buffer; zero outside T."""
+    offs = tl.arange(0, DHP)
+    base = (((e * 3 + c) * B + b) * H + h) * T
+    x = tl.load(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
+                mask=(rows < T)[:, None], other=0.0)
+    return x.to(tl.float32)
+
+
+@triton.jit
+def _store_proj(qkv_ptr, val, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
+    offs = tl.arange(0, DHP)
+    base = (((e * 3 + c) * B + b) * H + h) * T
+    tl.store(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
+             val.to(qkv_ptr.dtype.element_ty), mask=(rows < T)[:, None])
+
+
+@triton.jit
+def _pick6(k, a0, a1, a2, a3, a4, a5):
+    return tl.where(k == 0, a0, tl.where(k == 1, a1, tl.where(k == 2, a2, tl.where(
+        k == 3, a3, tl.where(k == 4, a4, a5)))))
+
+
+@triton.jit
+def _pick3(k, a, b, c):
+    return tl.where(k == 0, a, tl.where(k == 1, b, c))
+
+
+# ----------------------------------------------------------------------------------------------
+# Projections
+# ----------------------------------------------------------------------------------------------
+
+
+@triton.jit
+def _cross_modal_attention_projection_kernel(
+    qkv_ptr,  # (E, 3, B, H, T, DHP) out: Q (softmax scale folded in), K, V; dot dtype
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # (E, H, DHP, DP), (E, H, DHP)
+    lh_ptr, rh_ptr, body_ptr,  # (B, T, d) features
+    T, B,
+    T0: tl.constexpr, T1: tl.constexpr, T2: tl.constexpr,  # target modality code per direction
+    T3: tl.constexpr, T4: tl.constexpr, T5: tl.constexpr,
+    S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr,  # source modality code per direction
+    S3: tl.constexpr, S4: tl.constexpr, S5: tl.constexpr,
+    D_LH: tl.constexpr, D_RH: tl.constexpr, D_BODY: tl.constexpr,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
+    PREC: tl.constexpr,
+):
+    """Q, K and V of every direction and head, once per frame. Grid: (cdiv(T, BLOCK_M), B, E).
+
+    The attention kernels read these instead of recomputing K and V for every query tile
+    (and Q again in the backward): each projection is computed once per frame and call.
+    """
+    pid = tl.program_id(0)
+    b = tl.program_id(1)
+    e = tl.program_id(2)
+    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
+    t = _pick6(e, T0, T1, T2, T3, T4, T5)
+    s = _pick6(e, S0, S1, S2, S3, S4, S5)
+    x = _load_rows(_pick3(t, lh_ptr, rh_ptr, body_ptr), b, rows, T, _pick3(t, D_LH, D_RH, D_BODY),
+                   DP)
+    hs = _load_rows(_pick3(s, lh_ptr, rh_ptr, body_ptr), b, rows, T,
+                    _pick3(s, D_LH, D_RH, D_BODY), DP)
+    for h in range(H):
+        q = (_mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP)), PREC)
+             + _head_b(bq_ptr, e, h, H, DHP)[None, :])
+        k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+        _store_proj(qkv_ptr, q, 0, e, b, h, rows, T, B, H, DHP)
+        _store_proj(qkv_ptr, k, 1, e, b, h, rows, T, B, H, DHP)
+        _store_proj(qkv_ptr, v, 2, e, b, h, rows, T, B, H, DHP)
+
+
 # ----------------------------------------------------------------------------------------------
 # Forward
 # ----------------------------------------------------------------------------------------------
@@ -183,6 +258,7 @@ def _fwd_direction(
     bo_ptr,  # (E, DP)
     o_ptr,  # (E, B, T, H, DHP) fp32, saved for backward
     lse_ptr,  # (E, B, H, T) fp32, saved for backward
+    qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
     b, rows, T, B, e, DS,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
@@ -194,14 +270,14 @@ def _fwd_direction(
     row_ok = rows < T
     f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
     for h in range(H):
-        q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+        q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
         m_i = tl.zeros([BLOCK_M], dtype=tl.float32) + MASK_VALUE
         l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
         acc = tl.zeros([BLOCK_M, DHP], dtype=tl.float32)
         for start in range(0, T, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
-            hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-            k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+            k = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
+            v = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
             s = _mm(q, tl.trans(k), PREC)
             s = tl.where(_key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :], s, MASK_VALUE)
             m_new = tl.maximum(m_i, tl.max(s, 1))
@@ -238,7 +314,7 @@ def _fwd_target(
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr,
     wg_ptr,  # (K, 3, DP, DP): gate weight blocks for [H_i | f_0 | f_1]
     bg_ptr, lnw_ptr, lnb_ptr,  # (K, DP)
-    o_ptr, lse_ptr, eps, pid_q, b, T, B,
+    o_ptr, lse_ptr, qkv_ptr, eps, pid_q, b, T, B,
     k, D, NSRC, E0, DS0, E1, DS1,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
@@ -249,13 +325,13 @@ def _fwd_target(
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     x = _load_rows(x_ptr, b, rows, T, D, DP)
     f0 = _fwd_direction(x, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-                        wo_ptr, bo_ptr, o_ptr, lse_ptr, b, rows, T, B, E0, DS0, H, DHP, DP,
+                        wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E0, DS0, H, DHP, DP,
                         BLOCK_M, BLOCK_N, HAS_MASK, PREC)
     # With one source f1 stays zero and the packed gate's third block is zero padding.
     f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
     if NSRC == 2:
         f1 = _fwd_direction(x, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-                            wo_ptr, bo_ptr, o_ptr, lse_ptr, b, rows, T, B, E1, DS1, H, DHP, DP,
+                            wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E1, DS1, H, DHP, DP,
                             BLOCK_M, BLOCK_N, HAS_MASK, PREC)
     total = f0 + f1
     if GATING:
@@ -283,6 +359,7 @@ def _cross_modal_attention_forward_kernel(
     bg_ptr, lnw_ptr, lnb_ptr,  # (K, DP)
     o_ptr,  # (E, B, T, H, DHP) fp32
     lse_ptr,  # (E, B, H, T) fp32
+    qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
     x0_ptr, a0_ptr, c0_ptr, out0_ptr, eps0,  # target slot 0: (B, T, D0), sources, output
     x1_ptr, a1_ptr, c1_ptr, out1_ptr, eps1,  # target slot 1
     x2_ptr, a2_ptr, c2_ptr, out2_ptr, eps2,  # target slot 2
@@ -310,7 +387,7 @@ def _cross_modal_attention_forward_kernel(
     _fwd_target(_pick(k, x0_ptr, x1_ptr, x2_ptr), _pick(k, a0_ptr, a1_ptr, a2_ptr),
                 _pick(k, c0_ptr, c1_ptr, c2_ptr), _pick(k, out0_ptr, out1_ptr, out2_ptr),
                 mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr,
-                bg_ptr, lnw_ptr, lnb_ptr, o_ptr, lse_ptr, _pick(k, eps0, eps1, eps2), pid_q, b,
+                bg_ptr, lnw_ptr, lnb_ptr, o_ptr, lse_ptr, qkv_ptr, _pick(k, eps0, eps1, eps2), pid_q, b,
                 T, B, k, _pick(k, D0, D1, D2), _pick(k, N0, N1, N2), _pick(k, E00, E10, E20),
                 _pick(k, DS00, DS10, DS20), _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21),
                 GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC)
@@ -319,7 +396,7 @@ def _cross_modal_attention_forward_kernel(
 @triton.jit
 def _maps_one(
     x_ptr, src_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr,
-    pid_q, b, T, B,
+    qkv_ptr, pid_q, b, T, B,
     j: tl.constexpr, e: tl.constexpr, D: tl.constexpr, DS: tl.constexpr, H: tl.constexpr,
     DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     HAS_MASK: tl.constexpr,
@@ -327,15 +404,13 @@ def _maps_one(
 ):
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < T
-    x = _load_rows(x_ptr, b, rows, T, D, DP)
     for start in range(0, T, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
-        hs = _load_rows(src_ptr, b, cols, T, DS, DP)
         acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
         for h in range(H):
-            q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
-            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+            q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
+            kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
             lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             s = tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE)
             acc += tl.exp(s)
@@ -350,6 +425,7 @@ def _cross_modal_attention_maps_kernel(
     map_ptr,  # (NMAP, B, T, T) output, head-averaged probabilities
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # packed as in the forward kernel
     lse_ptr,  # (E, B, H, T) fp32 from the forward kernel
+    qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
     x0_ptr, s0_ptr,  # map 0: target and source features (B, T, D)
     x1_ptr, s1_ptr,  # map 1
     T, B,
@@ -369,12 +445,12 @@ def _cross_modal_attention_maps_kernel(
     j = tl.program_id(2)
     if j == 0:
         _maps_one(x0_ptr, s0_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                  bv_ptr, lse_ptr, pid_q, b, T, B, 0, E0, D0, DS0, H, DHP, DP, BLOCK_M, BLOCK_N,
+                  bv_ptr, lse_ptr, qkv_ptr, pid_q, b, T, B, 0, E0, D0, DS0, H, DHP, DP, BLOCK_M, BLOCK_N,
                   HAS_MASK, PREC)
     if NMAP > 1:
         if j == 1:
             _maps_one(x1_ptr, s1_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                      bv_ptr, lse_ptr, pid_q, b, T, B, 1, E1, D1, DS1, H, DHP, DP, BLOCK_M,
+                      bv_ptr, lse_ptr, qkv_ptr, pid_q, b, T, B, 1, E1, D1, DS1, H, DHP, DP, BLOCK_M,
                       BLOCK_N, HAS_MASK, PREC)
 
 
@@ -402,7 +478,7 @@ def _bwd_direction_query(
     df,  # (BLOCK_M, DP) fp32 gradient of the message f_e
     src_ptr, mask_ptr,
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr,
-    o_ptr, lse_ptr,  # saved by the forward
+    o_ptr, lse_ptr, qkv_ptr,  # saved by the forward
     do_ptr,  # (E, B, T, H, DHP) fp32 out: dO for the key pass
     delta_ptr,  # (E, B, H, T) fp32 out
     dmap_ptr,  # (NMAP, B, T, T) fp32 gradient of the maps (unused unless MAP >= 0)
@@ -431,7 +507,7 @@ def _bwd_direction_query(
         tl.store(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], do,
                  mask=row_ok[:, None])
         wq = _head_w(wq_ptr, e, h, H, DHP, DP)
-        q = _mm(x, tl.trans(wq), PREC) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+        q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
         lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
         delta = tl.sum(do * o, 1)
         if HAS_DMAP:
@@ -442,8 +518,7 @@ def _bwd_direction_query(
                 for start in range(0, T, BLOCK_N):
                     cols = start + tl.arange(0, BLOCK_N)
                     valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
-                    hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-                    kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+                    kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
                     p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
                     da = tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                                  mask=valid, other=0.0)
@@ -454,8 +529,8 @@ def _bwd_direction_query(
         for start in range(0, T, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
             valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
-            hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+            kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
+            vv = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
             p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
             dp = _mm(do, tl.trans(vv), PREC)
             if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
@@ -474,7 +549,7 @@ def _bwd_direction_query(
 def _bwd_query_target(
     x_ptr, s0_ptr, s1_ptr, dout_ptr, mask_ptr,
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
-    o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
+    o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
     dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr,
     eps, pid_q, b, T, B, NE, NQ, K,
     k, M, D, NSRC, E0, DS0, MAP0, E1, DS1, MAP1,
@@ -535,13 +610,13 @@ def _bwd_query_target(
         df0 = dy
         df1 = dy
     dx += _bwd_direction_query(x, df0, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                               bv_ptr, wo_ptr, o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr,
-                               dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0,
+                               bv_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
+                               dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0,
                                DS0, MAP0, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     if NSRC == 2:
         dx += _bwd_direction_query(x, df1, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
-                                   wv_ptr, bv_ptr, wo_ptr, o_ptr, lse_ptr, do_ptr, delta_ptr,
-                                   dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b,
+                                   wv_ptr, bv_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr,
+                                   delta_ptr, dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b,
                                    rows, T, B, E1, DS1, MAP1, H, DHP, DP, BLOCK_M, BLOCK_N,
                                    HAS_MASK, HAS_DMAP, PREC)
     tl.store(dxq_ptr + ((M * B + b) * T + rows[:, None]) * DP + offs_d[None, :], dx,
@@ -556,6 +631,7 @@ def _cross_modal_attention_backward_query_kernel(
     bg_ptr, lnw_ptr,  # (K, DP)
     o_ptr,  # (E, B, T, H, DHP) fp32 saved
     lse_ptr,  # (E, B, H, T) fp32 saved
+    qkv_ptr,  # (E, 3, B, H, T, DHP) saved
     do_ptr,  # (E, B, T, H, DHP) fp32 out
     delta_ptr,  # (E, B, H, T) fp32 out
     dmap_ptr,  # (NMAP, B, T, T) fp32
@@ -591,8 +667,10 @@ def _cross_modal_attention_backward_query_kernel(
         _pick(k, x0_ptr, x1_ptr, x2_ptr), _pick(k, a0_ptr, a1_ptr, a2_ptr),
         _pick(k, c0_ptr, c1_ptr, c2_ptr), _pick(k, g0_ptr, g1_ptr, g2_ptr), mask_ptr,
         wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
-        o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr,
-        dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr, _pick(k, eps0, eps1, eps2), pid_q, b, T, B, NE, NQ,
+        o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwq_ptr, dbq_ptr, dwo_ptr,
+        dbo_ptr,
+        dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr, _pick(k, eps0, eps1, eps2), pid_q, b, T, B, NE,
+        NQ,
         K, k, _pick(k, M0, M1, M2), _pick(k, D0, D1, D2), _pick(k, N0, N1, N2),
         _pick(k, E00, E10, E20), _pick(k, DS00, DS10, DS20), _pick(k, P00, P10, P20),
         _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21), _pick(k, P01, P11, P21),
@@ -605,7 +683,7 @@ def _bwd_direction_key(
     x_ptr,  # (B, T, DT) target features (the queries)
     mask_ptr,
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-    lse_ptr, do_ptr, delta_ptr, dmap_ptr,  # from the forward and the query pass
+    lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr,  # from the forward and the query pass
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 partials
     prow, NE, b, cols, T, B, e, DT, MAP,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
@@ -618,17 +696,15 @@ def _bwd_direction_key(
     key_ok = _key_valid(mask_ptr, b, cols, T, HAS_MASK)
     dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
     for h in range(H):
-        kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
-        wq = _head_w(wq_ptr, e, h, H, DHP, DP)
-        bq = _head_b(bq_ptr, e, h, H, DHP)
+        kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
+        vv = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
         dk = tl.zeros([BLOCK_N, DHP], dtype=tl.float32)
         dv = tl.zeros([BLOCK_N, DHP], dtype=tl.float32)
         for start in range(0, T, BLOCK_M):
             rows = start + tl.arange(0, BLOCK_M)
             row_ok = rows < T
             valid = row_ok[:, None] & key_ok[None, :]
-            x = _load_rows(x_ptr, b, rows, T, DT, DP)
-            q = _mm(x, tl.trans(wq), PREC) + bq[None, :]
+            q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
             lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             delta = tl.load(delta_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             do = tl.load(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
@@ -655,7 +731,7 @@ def _bwd_direction_key(
 def _bwd_key_modality(
     hs_ptr, dhs_ptr, t0_ptr, t1_ptr, mask_ptr,
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-    lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
+    lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,
     pid_k, b, T, B, NE, NK,
     M, D, IS_TGT, NDIR, E0, DT0, MAP0, E1, DT1, MAP1,
@@ -671,12 +747,14 @@ def _bwd_key_modality(
     dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
     if NDIR >= 1:
         dh += _bwd_direction_key(hs, t0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                                 bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr, dbk_ptr,
+                                 bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr,
+                                 dbk_ptr,
                                  dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E0, DT0, MAP0, H,
                                  DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     if NDIR >= 2:
         dh += _bwd_direction_key(hs, t1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                                 bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr, dbk_ptr,
+                                 bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr,
+                                 dbk_ptr,
                                  dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E1, DT1, MAP1, H,
                                  DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     # The query-side share, when this modality is also a target (masked load otherwise).
@@ -691,6 +769,7 @@ def _cross_modal_attention_backward_key_kernel(
     mask_ptr,  # (B, T) int8
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # packed, see forward
     lse_ptr, delta_ptr,  # (E, B, H, T) fp32
+    qkv_ptr,  # (E, 3, B, H, T, DHP) saved
     do_ptr,  # (E, B, T, H, DHP) fp32
     dmap_ptr,  # (NMAP, B, T, T) fp32
     dxq_ptr,  # (3, B, T, DP) fp32 from the query pass
@@ -726,8 +805,8 @@ def _cross_modal_attention_backward_key_kernel(
     _bwd_key_modality(
         _pick(j, h0_ptr, h1_ptr, h2_ptr), _pick(j, dh0_ptr, dh1_ptr, dh2_ptr),
         _pick(j, u00_ptr, u10_ptr, u20_ptr), _pick(j, u01_ptr, u11_ptr, u21_ptr), mask_ptr,
-        wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr,
-        dxq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b, T, B, NE, NK,
+        wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
+        dmap_ptr, dxq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b, T, B, NE, NK,
         _pick(j, M0, M1, M2), _pick(j, D0, D1, D2), _pick(j, IT0, IT1, IT2),
         _pick(j, ND0, ND1, ND2), _pick(j, E00, E10, E20), _pick(j, DT00, DT10, DT20),
         _pick(j, P00, P10, P20), _pick(j, E01, E11, E21), _pick(j, DT01, DT11, DT21),
@@ -1065,6 +1144,8 @@ LAUNCH_OPTIONS = {
     (8, "backward_key"): dict(num_warps=8, maxnreg=255),
 }
 _DEFAULT_OPTIONS = dict(num_warps=8, maxnreg=255)
+for _major in (8, 9):
+    LAUNCH_OPTIONS[(_major, "projection")] = dict(num_warps=8, maxnreg=255)
 _CAPABILITY = {}
 
 
@@ -1119,6 +1200,16 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     mask_arg = mask8 if has_mask else lh
     prec = dot_precision(lh.dtype)
 
+    qkv = _fresh(E, 3, B, H, T, plan.dhp, like=lh, dtype=PROJECTION_DTYPES.get(prec, torch.float32))
+    codes = [(MODALITY_CODES[t], MODALITY_CODES[s]) for t, s in plan.directions]
+    codes += [(0, 0)] * (6 - len(codes))
+    _cross_modal_attention_projection_kernel[(triton.cdiv(T, block_m), B, E)](
+        qkv, wq, bq, wk, bk, wv, bv, feats["lh"], feats["rh"], feats["body"], T, B,
+        **{f"T{e}": t for e, (t, _) in enumerate(codes)},
+        **{f"S{e}": s for e, (_, s) in enumerate(codes)},
+        D_LH=plan.dim("lh"), D_RH=plan.dim("rh"), D_BODY=plan.dim("body"), H=H, DHP=plan.dhp,
+        DP=plan.dp, BLOCK_M=block_m, PREC=prec, **launch_options("projection", lh.device))
+
     slot_args, consts = [], {}
     for k in range(3):
         if k < K:
@@ -1135,7 +1226,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
                            f"DS{k}1": 1})
     grid = (triton.cdiv(T, block_m), B, K)
     _cross_modal_attention_forward_kernel[grid](
-        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, *slot_args, T, B,
+        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, qkv, *slot_args, T, B,
         **consts, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
         BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
 
@@ -1149,13 +1240,13 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
             map_args += [feats[t], feats[s]]
             mconsts.update({f"E{j}": e, f"D{j}": plan.dim(t), f"DS{j}": plan.dim(s)})
         _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
-            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, *map_args, T, B, **mconsts, NMAP=nmap,
+            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, qkv, *map_args, T, B, **mconsts, NMAP=nmap,
             H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask,
             PREC=prec, **launch_options("maps", lh.device))
-    return outputs, maps, o, lse
+    return outputs, maps, o, lse, qkv
 
 
-def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o, lse,
+def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o, lse, qkv,
                                    grad_outputs, grad_maps):
     """Run the fused backward.
 
@@ -1222,7 +1313,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
             consts.update({f"M{k}": 0, f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"DS{k}0": 1,
                            f"P{k}0": -1, f"E{k}1": 0, f"DS{k}1": 1, f"P{k}1": -1})
     _cross_modal_attention_backward_query_kernel[(nq, B, K)](
-        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, do, delta, dmap, dxq,
+        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, qkv, do, delta, dmap, dxq,
         dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, K=K, **consts,
         GATING=plan.gating, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m, BLOCK_N=block_n,
         HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
@@ -1248,7 +1339,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
             kconsts.update({f"M{j}": 0, f"D{j}": 1, f"IT{j}": 0, f"ND{j}": 0, f"E{j}0": 0,
                             f"DT{j}0": 1, f"P{j}0": -1, f"E{j}1": 0, f"DT{j}1": 1, f"P{j}1": -1})
     _cross_modal_attention_backward_key_kernel[(nk, B, J)](
-        mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, do, dmap, dxq, dwk, dbk, dwv, dbv,
+        mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, qkv, do, dmap, dxq, dwk, dbk, dwv, dbv,
         *key_args, T, B, E, nk, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
         BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
         **launch_options("backward_key", lh.device))
@@ -1274,10 +1365,10 @@ class CrossModalAttentionFunction(torch.autograd.Function):
     def forward(ctx, plan, want_maps, lh, rh, body, key_padding_mask, *params):
         feats = {"lh": lh, "rh": rh, "body": body}
         mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
-        outputs, maps, o, lse = cross_modal_attention_forward(plan, feats, mask8, params,
+        outputs, maps, o, lse, qkv = cross_modal_attention_forward(plan, feats, mask8, params,
                                                               want_maps)
         ctx.save_for_backward(lh, rh, body, *params)
-        ctx.plan, ctx.mask8, ctx.o, ctx.lse = plan, mask8, o, lse
+        ctx.plan, ctx.mask8, ctx.o, ctx.lse, ctx.qkv = plan, mask8, o, lse, qkv
         ctx.set_materialize_grads(False)
         if not want_maps:
             ctx.mark_non_differentiable(maps)
@@ -1294,7 +1385,7 @@ class CrossModalAttentionFunction(torch.autograd.Function):
         if grad_maps is not None and grad_maps.numel() == 0:
             grad_maps = None
         grad_feats, grad_params = cross_modal_attention_backward(
-            plan, feats, ctx.mask8, params, ctx.o, ctx.lse, list(grads[:K]), grad_maps)
+            plan, feats, ctx.mask8, params, ctx.o, ctx.lse, ctx.qkv, list(grads[:K]), grad_maps)
         return (None, None, grad_feats.get("lh"), grad_feats.get("rh"), grad_feats.get("body"),
                 None, *grad_params)
 
@@ -1390,8 +1481,9 @@ def _cma_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
     plan = plan_from_config(config)
     feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
     mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
-    outputs, maps, o, lse = cross_modal_attention_forward(plan, feats, mask8, params, want_maps)
-    return [*outputs, maps, o, lse]
+    outputs, maps, o, lse, qkv = cross_modal_attention_forward(plan, feats, mask8, params,
+                                                               want_maps)
+    return [*outputs, maps, o, lse, qkv]
 
 
 @_cma_op.register_fake
@@ -1403,25 +1495,28 @@ def _cma_op_fake(lh, rh, body, key_padding_mask, params, config, want_maps):
     nmap = len(plan.maps) if want_maps else 0
     return ([feats[m].new_empty(feats[m].shape) for m, _ in plan.targets]
             + [lh.new_empty(nmap, B, T, T), lh.new_empty(E, B, T, H, plan.dhp, dtype=torch.float32),
-               lh.new_empty(E, B, H, T, dtype=torch.float32)])
+               lh.new_empty(E, B, H, T, dtype=torch.float32),
+               lh.new_empty(E, 3, B, H, T, plan.dhp, dtype=PROJECTION_DTYPES.get(
+                   dot_precision(lh.dtype), torch.float32))])
 
 
 @torch.library.custom_op("slr_fused::cross_modal_attention_backward", mutates_args=())
 def _cma_backward_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
                      key_padding_mask: Optional[torch.Tensor], params: List[torch.Tensor],
-                     o: torch.Tensor, lse: torch.Tensor, grad_outputs: List[torch.Tensor],
+                     o: torch.Tensor, lse: torch.Tensor, qkv: torch.Tensor,
+                     grad_outputs: List[torch.Tensor],
                      grad_maps: Optional[torch.Tensor], config: str) -> List[torch.Tensor]:
     plan = plan_from_config(config)
     feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
     mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
     grad_feats, grad_params = cross_modal_attention_backward(
-        plan, feats, mask8, params, o, lse, list(grad_outputs), grad_maps)
+        plan, feats, mask8, params, o, lse, qkv, list(grad_outputs), grad_maps)
     dfeats = [grad_feats.get(m, torch.zeros_like(feats[m])) for m in MODALITY_CODES]
     return dfeats + [torch.zeros_like(p) if g is None else g for p, g in zip(params, grad_params)]
 
 
 @_cma_backward_op.register_fake
-def _cma_backward_op_fake(lh, rh, body, key_padding_mask, params, o, lse, grad_outputs,
+def _cma_backward_op_fake(lh, rh, body, key_padding_mask, params, o, lse, qkv, grad_outputs,
                           grad_maps, config):
     return [x.new_empty(x.shape) for x in (lh, rh, body)] + [p.new_empty(p.shape) for p in params]
 
@@ -1432,18 +1527,18 @@ def _cma_op_setup_context(ctx, inputs, output):
     ctx.config, ctx.want_maps, ctx.n_targets = config, want_maps, len(plan.targets)
     ctx.has_maps = want_maps and bool(plan.maps)
     ctx.mask = mask
-    ctx.save_for_backward(lh, rh, body, output[-2], output[-1], *params)
+    ctx.save_for_backward(lh, rh, body, output[-3], output[-2], output[-1], *params)
 
 
 def _cma_op_backward(ctx, grads):
-    lh, rh, body, o, lse, *params = ctx.saved_tensors
+    lh, rh, body, o, lse, qkv, *params = ctx.saved_tensors
     feats = {"lh": lh, "rh": rh, "body": body}
     plan = plan_from_config(ctx.config)
     K = ctx.n_targets
     grad_outputs = [g if g is not None else torch.zeros_like(feats[m])
                     for g, (m, _) in zip(grads[:K], plan.targets)]
     grad_maps = grads[K] if ctx.has_maps else None
-    res = _cma_backward_op(lh, rh, body, ctx.mask, params, o, lse, grad_outputs, grad_maps,
+    res = _cma_backward_op(lh, rh, body, ctx.mask, params, o, lse, qkv, grad_outputs, grad_maps,
                            ctx.config)
     return res[0], res[1], res[2], None, list(res[3:]), None, None
 

@@ -43,7 +43,7 @@ def test_kernels_compile_for_gpu_targets(arch, kwargs, dtype, masked):
     proc = subprocess.run([sys.executable, __file__, kwargs, dtype, str(int(masked)), str(arch)],
                           env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for kernel in ("forward", "backward_query", "backward_key"):
+    for kernel in ("projection", "forward", "backward_query", "backward_key"):
         assert f"compiled _cross_modal_attention_{kernel}_kernel" in proc.stdout, proc.stdout
     counts = [int(n) for n in re.findall(r"tensor-core ops (\d+)", proc.stdout)]
     if dtype == "float32":  # "highest": exact fp32, FFMA only
@@ -69,7 +69,8 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
         def __getitem__(self, grid):
             return lambda *args, **kwargs: captured.append((self.fn, args, kwargs))
 
-    for name in ("_cross_modal_attention_forward_kernel", "_cross_modal_attention_maps_kernel",
+    for name in ("_cross_modal_attention_projection_kernel",
+                 "_cross_modal_attention_forward_kernel", "_cross_modal_attention_maps_kernel",
                  "_cross_modal_attention_backward_query_kernel",
                  "_cross_modal_attention_backward_key_kernel"):
         setattr(cma, name, Capture(getattr(cma, name)))
@@ -84,9 +85,10 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
     B, T = 2, 204
     feats = {m: torch.randn(B, T, d).to(dtype) for m, d in module.dims.items()}
     mask8 = torch.zeros(B, T, dtype=torch.int8) if masked else None
-    outs, maps, o, lse = cma.cross_modal_attention_forward(plan, feats, mask8, params, True)
+    outs, maps, o, lse, qkv = cma.cross_modal_attention_forward(plan, feats, mask8, params,
+                                                                 True)
     grad_maps = torch.randn(len(plan.maps), B, T, T) if plan.maps else None
-    cma.cross_modal_attention_backward(plan, feats, mask8, params, o, lse,
+    cma.cross_modal_attention_backward(plan, feats, mask8, params, o, lse, qkv,
                                        [torch.randn_like(x) for x in outs], grad_maps)
 
     types = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.float16: "*fp16",

@@ -16,33 +16,38 @@ legal GPU shape, and the gate weight is split into its per-input blocks. Gradien
 the packed tensors and autograd carries them through the packing to the module's own parameters,
 so the state_dict and parameter names never change.
 
-Launch plan (all tiles fp32 in registers; softmax, LayerNorm statistics and every accumulation
-in fp32; ``tl.dot`` with ``input_precision="ieee"``):
+Launch plan (tiles held in fp32; softmax, LayerNorm statistics and every accumulation in fp32;
+the dots' operands in the launch's precision ``PREC``, see :func:`dot_precision`: bf16/fp16
+inputs multiply 16-bit operands on the tensor cores, fp32 inputs follow
+``torch.get_float32_matmul_precision()``, exact fp32 under "highest", TF32 under "high"):
 
-Forward, 1 launch (+1 when attention maps are requested):
-  1. ``_cross_modal_attention_forward_kernel``, grid (query tiles, B, targets): for one query
-     tile of one target modality it computes Q per head, streams the source's keys with an
-     online softmax (K and V come straight from the source features through the composed
-     weights; P is never written), applies the output projection, the gate, the residual and the
+Forward, 2 launches (+1 when attention maps are requested):
+  1. ``_cross_modal_attention_projection_kernel``, grid (row tiles, B, directions): Q (softmax
+     scale folded in), K and V of every direction and head, once per frame, into one
+     (E, 3, B, H, T, DHP) buffer in the dots' operand dtype. Nothing downstream recomputes them.
+  2. ``_cross_modal_attention_forward_kernel``, grid (query tiles, B, targets): for one query
+     tile of one target modality it streams the source's K/V tiles with an online softmax
+     (P is never written), applies the output projection, the gate, the residual and the
      LayerNorm, and writes the output. Saves O (per direction and head, fp32) and the
-     log-sum-exp of each softmax row.
-  2. ``_cross_modal_attention_maps_kernel`` (only with ``return_extras``), grid (query tiles, B,
-     maps): recomputes q, k and the probabilities from the saved log-sum-exp and writes the
-     head-averaged maps of ``lh_from_rh`` and ``rh_from_lh``. The maps are differentiable: their
-     gradient enters dP and Delta in the backward.
+     log-sum-exp of each softmax row. A row whose keys are all padding gets O = 0 (no host
+     check, hence no device-to-host sync).
+  3. ``_cross_modal_attention_maps_kernel`` (only with ``return_extras``), grid (query tiles, B,
+     maps): the probabilities from Q, K and the saved log-sum-exp, written as the head-averaged
+     maps of ``lh_from_rh`` and ``rh_from_lh``. The maps are differentiable: their gradient
+     enters dP and Delta in the backward.
 Backward, 2 launches:
   1. ``_cross_modal_attention_backward_query_kernel``, grid (query tiles, B, targets):
      recomputes the epilogue from H_i and the saved O (messages, gate, LayerNorm statistics),
      back-propagates LayerNorm, gate and output projection, writes dO and
      Delta = rowsum(dO * O) (plus the map-gradient term), then a flash-attention dQ pass over the
-     keys; writes the query-side part of dH_i. Weight gradients of LayerNorm, gate, Wo and Wq go
-     to fp32 per-program partial buffers.
+     saved keys; writes the query-side part of dH_i. Weight gradients of LayerNorm, gate, Wo and
+     Wq go to fp32 per-program partial buffers.
   2. ``_cross_modal_attention_backward_key_kernel``, grid (key tiles, B, modalities): for each
-     direction where this modality is the source, the dK/dV pass over the queries (Q recomputed
-     from H_i, P from the saved log-sum-exp), dH_j = dK Wk + dV Wv, plus the query-side part from
-     launch 1 when the modality is also a target; composed key/value weight gradients go to
-     partial buffers.
+     direction where this modality is the source, the dK/dV pass over the saved queries (P from
+     the saved log-sum-exp), dH_j = dK Wk + dV Wv, plus the query-side part from launch 1 when
+     the modality is also a target; composed key/value weight gradients go to partial buffers.
   The partial buffers are summed with ``torch.sum`` (deterministic, no atomics).
+  Launch options (``num_warps``, ``maxnreg``) per architecture: :data:`LAUNCH_OPTIONS`.
 
 Around the launches (plain torch, not fused): the parameter packing above (on CUDA compiled
 once with ``torch.compile`` into a few fused kernels, forward and backward; eagerly it would be
@@ -56,8 +61,8 @@ of inlining one copy of the program per modality, which keeps the ptxas time of 
 configuration at about half a minute instead of several minutes.
 
 Saved for backward: the inputs, the packed parameters, O (E, B, T, H, DHP) and the log-sum-exp
-(E, B, H, T), both fp32. Recomputed: Q, K, V, the probabilities, the messages f_e, the gate and
-the LayerNorm statistics.
+(E, B, H, T), both fp32, and Q/K/V (E, 3, B, H, T, DHP) in the dots' operand dtype.
+Recomputed: the probabilities, the messages f_e, the gate and the LayerNorm statistics.
 
 Entry points: :func:`cross_modal_attention_triton` (what ``CrossModalAttention.forward`` calls
 with ``backend="triton"``; eager calls use :class:`CrossModalAttentionFunction`), and the

@@ -42,6 +42,7 @@ MODES = {
     "gating-off": dict(mode="bidirectional", use_gating=False),
     "hands": dict(mode="bidirectional", directions="hands"),
     "hands-body": dict(mode="bidirectional", directions="hands-body"),
+    "body-from-hands": dict(mode="bidirectional", directions="body_from_lh,body_from_rh"),
 }
 
 
@@ -450,7 +451,7 @@ def test_an_all_padding_sample_gets_zero_attention():
     Its messages are the output projections' biases alone (O = 0), the other samples are
     untouched, and no gradient reaches its source features.
     """
-    module = make_module("unidirectional", 3)  # body <- lh, body <- rh: the hands only feed
+    module = make_module("body-from-hands", 3)  # body <- lh, body <- rh: the hands only feed
     ref = copy.deepcopy(module).double()
     feats, _ = make_inputs(3, 7, None)
     mask = torch.zeros(3, 7, dtype=torch.bool, device=DEVICE)

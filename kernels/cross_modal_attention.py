@@ -195,6 +195,12 @@ def _store_proj(qkv_ptr, val, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.c
 
 
 @triton.jit
+def _acc(ptr, val):
+    """Add into an fp32 weight-gradient accumulator row shared by several programs."""
+    tl.atomic_add(ptr, val, sem="relaxed")
+
+
+@triton.jit
 def _pick6(k, a0, a1, a2, a3, a4, a5):
     return tl.where(k == 0, a0, tl.where(k == 1, a1, tl.where(k == 2, a2, tl.where(
         k == 3, a3, tl.where(k == 4, a4, a5)))))
@@ -500,14 +506,14 @@ def _bwd_direction_query(
     offs_h = tl.arange(0, DHP)
     offs_d = tl.arange(0, DP)
     row_ok = rows < T
-    tl.store(dbo_ptr + (prow * NE + e) * DP + offs_d, tl.sum(df, 0))
+    _acc(dbo_ptr + (prow * NE + e) * DP + offs_d, tl.sum(df, 0))
     dx = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
     for h in range(H):
         o = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                     mask=row_ok[:, None], other=0.0)
         wo = _head_w(wo_ptr, e, h, H, DHP, DP)
         w_off = ((prow * NE + e) * H + h) * DHP
-        tl.store(dwo_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(o), df, PREC))
+        _acc(dwo_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(o), df, PREC))
         do = _mm(df, tl.trans(wo), PREC)
         tl.store(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], do,
                  mask=row_ok[:, None])
@@ -544,8 +550,8 @@ def _bwd_direction_query(
                               mask=valid & has_map, other=0.0) / H
             ds = p * (dp - delta[:, None])
             dq += _mm(ds, kk, PREC)
-        tl.store(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x, PREC))
-        tl.store(dbq_ptr + w_off + offs_h, tl.sum(dq, 0))
+        _acc(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x, PREC))
+        _acc(dbq_ptr + w_off + offs_h, tl.sum(dq, 0))
         dx += _mm(dq, wq, PREC)
     return dx
 
@@ -556,7 +562,7 @@ def _bwd_query_target(
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
     o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
     dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr,
-    eps, pid_q, b, T, B, NE, NQ, K,
+    eps, pid_q, b, T, B, NE, NQ, NR, K,
     k, M, D, NSRC, E0, DS0, MAP0, E1, DS1, MAP1,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
@@ -566,7 +572,7 @@ def _bwd_query_target(
     offs_d = tl.arange(0, DP)
     dmask = offs_d < D
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
-    prow = b * NQ + pid_q
+    prow = (b * NQ + pid_q) % NR
     x = _load_rows(x_ptr, b, rows, T, D, DP)
     f0 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E0, H, DHP, DP, BLOCK_M, PREC)
     f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)  # zero with one source, as in the forward
@@ -590,8 +596,8 @@ def _bwd_query_target(
     yhat = yc * rstd[:, None]
 
     dout = _load_rows(dout_ptr, b, rows, T, D, DP)  # zero on padded rows: nothing below leaks
-    tl.store(dlnw_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout * yhat, 0))
-    tl.store(dlnb_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout, 0))
+    _acc(dlnw_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout * yhat, 0))
+    _acc(dlnb_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout, 0))
     dyhat = dout * tl.load(lnw_ptr + k * DP + offs_d)[None, :]
     c1 = tl.sum(dyhat * yhat, 1) / D
     c2 = tl.sum(dyhat, 1) / D
@@ -604,10 +610,10 @@ def _bwd_query_target(
         g_off = (prow * K + k) * 3
         r = tl.arange(0, DP)
         # Block 2 is written even with one source (zero, as f1 is): no zero fill needed.
-        tl.store(dwg_ptr + (g_off * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), x, PREC))
-        tl.store(dwg_ptr + ((g_off + 1) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f0, PREC))
-        tl.store(dwg_ptr + ((g_off + 2) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f1, PREC))
-        tl.store(dbg_ptr + (prow * K + k) * DP + offs_d, tl.sum(dz, 0))
+        _acc(dwg_ptr + (g_off * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), x, PREC))
+        _acc(dwg_ptr + ((g_off + 1) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f0, PREC))
+        _acc(dwg_ptr + ((g_off + 2) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f1, PREC))
+        _acc(dbg_ptr + (prow * K + k) * DP + offs_d, tl.sum(dz, 0))
         dx += _mm(dz, wg0, PREC)
         df0 = df + _mm(dz, wg1, PREC)
         df1 = df + _mm(dz, wg2, PREC)
@@ -643,11 +649,11 @@ def _cross_modal_attention_backward_query_kernel(
     dxq_ptr,  # (3, B, T, DP) fp32 out: query-side gradient of each target modality
     dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP), same, (R, E, DP)
     dwg_ptr,  # (R, K, 3, DP, DP)
-    dbg_ptr, dlnw_ptr, dlnb_ptr,  # (R, K, DP); R = B * cdiv(T, BLOCK_M)
+    dbg_ptr, dlnw_ptr, dlnb_ptr,  # (R, K, DP); R = min(B cdiv(T, BLOCK_M), SCRATCH_ROWS)
     x0_ptr, a0_ptr, c0_ptr, g0_ptr, eps0,  # target slot 0: input, sources, output gradient
     x1_ptr, a1_ptr, c1_ptr, g1_ptr, eps1,
     x2_ptr, a2_ptr, c2_ptr, g2_ptr, eps2,
-    T, B, NE, NQ,
+    T, B, NE, NQ, NR,
     K: tl.constexpr,
     M0: tl.constexpr, D0: tl.constexpr, N0: tl.constexpr, E00: tl.constexpr, DS00: tl.constexpr,
     P00: tl.constexpr, E01: tl.constexpr, DS01: tl.constexpr, P01: tl.constexpr,
@@ -675,7 +681,7 @@ def _cross_modal_attention_backward_query_kernel(
         o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwq_ptr, dbq_ptr, dwo_ptr,
         dbo_ptr,
         dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr, _pick(k, eps0, eps1, eps2), pid_q, b, T, B, NE,
-        NQ,
+        NQ, NR,
         K, k, _pick(k, M0, M1, M2), _pick(k, D0, D1, D2), _pick(k, N0, N1, N2),
         _pick(k, E00, E10, E20), _pick(k, DS00, DS10, DS20), _pick(k, P00, P10, P20),
         _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21), _pick(k, P01, P11, P21),
@@ -724,10 +730,10 @@ def _bwd_direction_key(
             ds = p * (dp - delta[:, None])
             dk += _mm(tl.trans(ds), q, PREC)
         w_off = ((prow * NE + e) * H + h) * DHP
-        tl.store(dwk_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dk), hs, PREC))
-        tl.store(dbk_ptr + w_off + offs_h, tl.sum(dk, 0))
-        tl.store(dwv_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dv), hs, PREC))
-        tl.store(dbv_ptr + w_off + offs_h, tl.sum(dv, 0))
+        _acc(dwk_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dk), hs, PREC))
+        _acc(dbk_ptr + w_off + offs_h, tl.sum(dk, 0))
+        _acc(dwv_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dv), hs, PREC))
+        _acc(dbv_ptr + w_off + offs_h, tl.sum(dv, 0))
         dh += _mm(dk, _head_w(wk_ptr, e, h, H, DHP, DP), PREC) + _mm(dv, _head_w(wv_ptr, e, h, H, DHP, DP), PREC)
     return dh
 
@@ -738,7 +744,7 @@ def _bwd_key_modality(
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
     lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,
-    pid_k, b, T, B, NE, NK,
+    pid_k, b, T, B, NE, NK, NR,
     M, D, IS_TGT, NDIR, E0, DT0, MAP0, E1, DT1, MAP1,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
@@ -746,7 +752,7 @@ def _bwd_key_modality(
     PREC: tl.constexpr,
 ):
     cols = pid_k * BLOCK_N + tl.arange(0, BLOCK_N)
-    prow = b * NK + pid_k
+    prow = (b * NK + pid_k) % NR
     offs_dp = tl.arange(0, DP)
     hs = _load_rows(hs_ptr, b, cols, T, D, DP)
     dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
@@ -778,11 +784,11 @@ def _cross_modal_attention_backward_key_kernel(
     do_ptr,  # (E, B, T, H, DHP) fp32
     dmap_ptr,  # (NMAP, B, T, T) fp32
     dxq_ptr,  # (3, B, T, DP) fp32 from the query pass
-    dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP); R = B cdiv(T, BN)
+    dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 accumulators
     h0_ptr, dh0_ptr, u00_ptr, u01_ptr,  # modality slot 0: features, their gradient, targets
     h1_ptr, dh1_ptr, u10_ptr, u11_ptr,
     h2_ptr, dh2_ptr, u20_ptr, u21_ptr,
-    T, B, NE, NK,
+    T, B, NE, NK, NR,
     M0: tl.constexpr, D0: tl.constexpr, IT0: tl.constexpr, ND0: tl.constexpr,
     E00: tl.constexpr, DT00: tl.constexpr, P00: tl.constexpr,
     E01: tl.constexpr, DT01: tl.constexpr, P01: tl.constexpr,
@@ -811,7 +817,7 @@ def _cross_modal_attention_backward_key_kernel(
         _pick(j, h0_ptr, h1_ptr, h2_ptr), _pick(j, dh0_ptr, dh1_ptr, dh2_ptr),
         _pick(j, u00_ptr, u10_ptr, u20_ptr), _pick(j, u01_ptr, u11_ptr, u21_ptr), mask_ptr,
         wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
-        dmap_ptr, dxq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b, T, B, NE, NK,
+        dmap_ptr, dxq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b, T, B, NE, NK, NR,
         _pick(j, M0, M1, M2), _pick(j, D0, D1, D2), _pick(j, IT0, IT1, IT2),
         _pick(j, ND0, ND1, ND2), _pick(j, E00, E10, E20), _pick(j, DT00, DT10, DT20),
         _pick(j, P00, P10, P20), _pick(j, E01, E11, E21), _pick(j, DT01, DT11, DT21),
@@ -835,6 +841,10 @@ def _check_dot_dim(name: str, padded: int, actual: int) -> None:
         raise AssertionError(f"tl.dot dimension {name} = {padded} must be a power of two >= "
                              f"max(16, {actual})")
 
+
+# Rows of the fp32 weight-gradient accumulators (see cross_modal_attention_backward): at most
+# ~35 MB at 1 head (the widest head padding), independent of B and T.
+SCRATCH_ROWS = 64
 
 # Tests set this to NaN: every buffer a kernel is meant to fill completely is created through
 # _fresh, so an element a kernel forgets to write surfaces as NaN instead of stale memory.
@@ -1251,6 +1261,23 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     return outputs, maps, o, lse, qkv
 
 
+def weight_gradient_shapes(plan: CrossModalPlan, B: int, nq: int, nk: int) -> dict:
+    """Shapes of the fp32 weight-gradient accumulators of a backward launch.
+
+    Program p of the query (key) pass adds its partial products into row p % R with fp32
+    atomics, R = min(programs, SCRATCH_ROWS): the scratch stays bounded whatever B and T (one
+    row per program took 460-766 MB at B=128, T=256), and the rows are summed after.
+    """
+    E, K, H, DP, DHP = len(plan.directions), len(plan.targets), plan.heads, plan.dp, plan.dhp
+    r1, r2 = min(B * nq, SCRATCH_ROWS), min(B * nk, SCRATCH_ROWS)
+    return {"dwq": (r1, E, H, DHP, DP), "dwo": (r1, E, H, DHP, DP), "dbq": (r1, E, H, DHP),
+            "dbo": (r1, E, DP), "dlnw": (r1, K, DP), "dlnb": (r1, K, DP),
+            "dwg": (r1, K, 3, DP, DP) if plan.gating else (1,),
+            "dbg": (r1, K, DP) if plan.gating else (1,),
+            "dwk": (r2, E, H, DHP, DP), "dwv": (r2, E, H, DHP, DP), "dbk": (r2, E, H, DHP),
+            "dbv": (r2, E, H, DHP)}
+
+
 def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o, lse, qkv,
                                    grad_outputs, grad_maps):
     """Run the fused backward.
@@ -1283,20 +1310,13 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
     do = _fresh(E, B, T, H, DHP, like=lh, dtype=f32)
     delta = _fresh(E, B, H, T, like=lh, dtype=f32)
     dxq = _fresh(3, B, T, DP, like=lh, dtype=f32)
-    r1, r2 = B * nq, B * nk
-    # Partial-sum buffers, one row per program. Every row of every direction is written (each
-    # direction has one target and one source slot), so they need no zero fill.
-    dwq, dwo = (_fresh(r1, E, H, DHP, DP, like=lh, dtype=f32) for _ in range(2))
-    dbq = _fresh(r1, E, H, DHP, like=lh, dtype=f32)
-    dbo = _fresh(r1, E, DP, like=lh, dtype=f32)
-    dlnw, dlnb = (_fresh(r1, K, DP, like=lh, dtype=f32) for _ in range(2))
-    if plan.gating:
-        dwg = _fresh(r1, K, 3, DP, DP, like=lh, dtype=f32)
-    else:  # never touched without gating; a real allocation, not a null pointer
-        dwg = dlnw
-    dbg = _fresh(r1, K, DP, like=lh, dtype=f32) if plan.gating else dlnw
-    dwk, dwv = (_fresh(r2, E, H, DHP, DP, like=lh, dtype=f32) for _ in range(2))
-    dbk, dbv = (_fresh(r2, E, H, DHP, like=lh, dtype=f32) for _ in range(2))
+    shapes = weight_gradient_shapes(plan, B, nq, nk)
+    r1, r2 = shapes["dwq"][0], shapes["dwk"][0]
+    sizes = [math.prod(shape) for shape in shapes.values()]
+    scratch = torch.zeros(sum(sizes), device=lh.device, dtype=f32)  # one fill for all
+    acc = {name: part.view(shape) for (name, shape), part
+           in zip(shapes.items(), scratch.split(sizes))}
+    dwq, dwo, dbq, dbo, dlnw, dlnb, dwg, dbg, dwk, dwv, dbk, dbv = acc.values()
 
     slot_args, consts = [], {}
     for k in range(3):
@@ -1319,7 +1339,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
                            f"P{k}0": -1, f"E{k}1": 0, f"DS{k}1": 1, f"P{k}1": -1})
     _cross_modal_attention_backward_query_kernel[(nq, B, K)](
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, qkv, do, delta, dmap, dxq,
-        dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, K=K, **consts,
+        dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, r1, K=K, **consts,
         GATING=plan.gating, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m, BLOCK_N=block_n,
         HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
         **launch_options("backward_query", lh.device))
@@ -1345,7 +1365,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
                             f"DT{j}0": 1, f"P{j}0": -1, f"E{j}1": 0, f"DT{j}1": 1, f"P{j}1": -1})
     _cross_modal_attention_backward_key_kernel[(nk, B, J)](
         mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, qkv, do, dmap, dxq, dwk, dbk, dwv, dbv,
-        *key_args, T, B, E, nk, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
+        *key_args, T, B, E, nk, r2, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
         BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
         **launch_options("backward_key", lh.device))
 

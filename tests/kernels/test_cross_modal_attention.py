@@ -528,6 +528,26 @@ def test_cached_no_grad_call_has_no_syncs_and_few_kernels():
     assert launches and len(launched) + len(launches) <= 6, (launched, launches)
 
 
+@pytest.mark.parametrize("heads", VALID_HEADS)
+def test_weight_gradient_scratch_is_bounded(heads, monkeypatch):
+    """The issue's budget: <= 64 MB of weight-gradient scratch at B=128, T=256 (GPU tiles)."""
+    import math
+    monkeypatch.setattr(cma, "_interpreting", lambda: False)
+    plan = cma.make_plan(CrossModalAttention(num_heads=heads))
+    bm, bn = cma._block_sizes(256)
+    shapes = cma.weight_gradient_shapes(plan, 128, triton.cdiv(256, bm), triton.cdiv(256, bn))
+    total = 4 * sum(math.prod(shape) for shape in shapes.values())
+    assert total <= 64 * 2 ** 20, f"{total / 2 ** 20:.0f} MB"
+    # more programs than rows: several programs share (atomically add into) one row
+    assert shapes["dwq"][0] == cma.SCRATCH_ROWS < 128 * triton.cdiv(256, bm)
+
+
+def test_shared_accumulator_rows_sum_every_program(monkeypatch):
+    """With 2 rows for 3 x 2 programs the atomics must still sum every program's share."""
+    monkeypatch.setattr(cma, "SCRATCH_ROWS", 2)
+    check_against_reference("hands-body", 2, 3, 30, "end", False)
+
+
 def test_dropout_in_training_is_refused():
     torch.manual_seed(0)
     module = CrossModalAttention(num_heads=3, dropout=0.1).to(DEVICE).train()

@@ -1167,11 +1167,15 @@ _CAPABILITY = {}
 def launch_options(kernel: str, device: torch.device) -> dict:
     """``num_warps``/``maxnreg`` for a launch of ``kernel`` on ``device`` (the interpreter
     ignores them). Capabilities are cached per device: no driver call per launch."""
+    return LAUNCH_OPTIONS.get((_capability_major(device), kernel), _DEFAULT_OPTIONS)
+
+
+def _capability_major(device: torch.device) -> int:
     major = _CAPABILITY.get(device)
     if major is None:
         major = torch.cuda.get_device_capability(device)[0] if device.type == "cuda" else 9
         _CAPABILITY[device] = major
-    return LAUNCH_OPTIONS.get((major, kernel), _DEFAULT_OPTIONS)
+    return major
 
 
 def _check_tiles(plan: CrossModalPlan, block_m: int, block_n: int) -> None:
@@ -1218,12 +1222,16 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     qkv = _fresh(E, 3, B, H, T, plan.dhp, like=lh, dtype=PROJECTION_DTYPES.get(prec, torch.float32))
     codes = [(MODALITY_CODES[t], MODALITY_CODES[s]) for t, s in plan.directions]
     codes += [(0, 0)] * (6 - len(codes))
-    _cross_modal_attention_projection_kernel[(triton.cdiv(T, block_m), B, E)](
+    # Tensor-core dots take 128-row tiles: with the attention's 32 rows, a (32, 16) head's output
+    # is 4 MMA tiles for 8 warps, and the SASS showed each warp repeating its share 4 times (4x
+    # the tensor work asked). Exact fp32 (FFMA) keeps 32 rows: 128 would spill 3 KB per thread.
+    block_p = block_m if (_interpreting() or prec == PREC_IEEE) else 128
+    _cross_modal_attention_projection_kernel[(triton.cdiv(T, block_p), B, E)](
         qkv, wq, bq, wk, bk, wv, bv, feats["lh"], feats["rh"], feats["body"], T, B,
         **{f"T{e}": t for e, (t, _) in enumerate(codes)},
         **{f"S{e}": s for e, (_, s) in enumerate(codes)},
         D_LH=plan.dim("lh"), D_RH=plan.dim("rh"), D_BODY=plan.dim("body"), H=H, DHP=plan.dhp,
-        DP=plan.dp, BLOCK_M=block_m, PREC=prec, **launch_options("projection", lh.device))
+        DP=plan.dp, BLOCK_M=block_p, PREC=prec, **launch_options("projection", lh.device))
 
     slot_args, consts = [], {}
     for k in range(3):

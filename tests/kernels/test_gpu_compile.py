@@ -75,6 +75,7 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
                  "_cross_modal_attention_backward_key_kernel"):
         setattr(cma, name, Capture(getattr(cma, name)))
     cma._interpreting = lambda: False  # GPU tile sizes
+    cma._CAPABILITY[torch.device("cpu")] = arch // 10  # the target's launch choices
 
     module = eval(f"CrossModalAttention({kwargs_text})")  # noqa: S307 (test-local literals)
     dtype_name, _, tf32 = dtype_name.partition("-")
@@ -112,6 +113,11 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
         stack = int(re.search(r"STACK:(\d+)", usage).group(1))
         # ptxas's 32-register default spills tens of KB per thread: never left to it.
         assert registers > 32, f"{fn.__name__}: {registers} registers ({usage.strip()})"
+        if dtype != torch.float32 or tf32:
+            # Tensor-core paths: the spill budgets (exact fp32 dots still spill, see
+            # the kernel module's LAUNCH_OPTIONS note). Stack bytes include spills.
+            limit = 1024 if "backward" in fn.__name__ else 64
+            assert stack <= limit, f"{fn.__name__}: {stack} B of stack per thread ({usage})"
         tensor_ops = len(re.findall(r"\b(?:HMMA|HGMMA|WGMMA)\b", sass))
         print(f"compiled {fn.__name__}: {options}, {registers} registers, stack {stack} B, "
               f"tensor-core ops {tensor_ops}", flush=True)

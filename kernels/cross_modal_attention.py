@@ -1321,7 +1321,9 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
     shapes = weight_gradient_shapes(plan, B, nq, nk)
     r1, r2 = shapes["dwq"][0], shapes["dwk"][0]
     sizes = [math.prod(shape) for shape in shapes.values()]
-    scratch = torch.zeros(sum(sizes), device=lh.device, dtype=f32)  # one fill for all
+    # One allocation and one fill for all (empty + zero_, so that the kernel lab's allocation
+    # tracking sees the storage that the sums below reduce).
+    scratch = torch.empty(sum(sizes), device=lh.device, dtype=f32).zero_()
     acc = {name: part.view(shape) for (name, shape), part
            in zip(shapes.items(), scratch.split(sizes))}
     dwq, dwo, dbq, dbo, dlnw, dlnb, dwg, dbg, dwk, dwv, dbk, dbv = acc.values()

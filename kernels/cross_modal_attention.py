@@ -1120,7 +1120,9 @@ def packed_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
     tensors = state.tensors
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return pack_parameters(module, plan)
-    versions = tuple((t._version, t.data_ptr()) for t in tensors)
+    # Every version counter (in-place updates), and the storage of the first and last tensor
+    # (``module.to``/``.half()`` replace them all at once): a tuple of ints, no per-tensor calls.
+    versions = (*[t._version for t in tensors], tensors[0].data_ptr(), tensors[-1].data_ptr())
     if state.packed is not None and state.versions == versions:
         return state.packed
     with torch.no_grad():
@@ -1171,10 +1173,11 @@ def launch_options(kernel: str, device: torch.device) -> dict:
 
 
 def _capability_major(device: torch.device) -> int:
-    major = _CAPABILITY.get(device)
+    key = (device.type, device.index)  # hashing a torch.device costs microseconds
+    major = _CAPABILITY.get(key)
     if major is None:
         major = torch.cuda.get_device_capability(device)[0] if device.type == "cuda" else 9
-        _CAPABILITY[device] = major
+        _CAPABILITY[key] = major
     return major
 
 

@@ -75,7 +75,7 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
                  "_cross_modal_attention_backward_key_kernel"):
         setattr(cma, name, Capture(getattr(cma, name)))
     cma._interpreting = lambda: False  # GPU tile sizes
-    cma._CAPABILITY[torch.device("cpu")] = arch // 10  # the target's launch choices
+    cma._CAPABILITY[("cpu", None)] = arch // 10  # the target's launch choices
 
     module = eval(f"CrossModalAttention({kwargs_text})")  # noqa: S307 (test-local literals)
     dtype_name, _, tf32 = dtype_name.partition("-")

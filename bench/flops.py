@@ -116,7 +116,7 @@ def _traceable_block_checks():
     inputs (checks passed) before we trace, so skipping them while tracing loses nothing.
     """
     from slr_fused.models import cross_modal
-    patched = [(cross_modal, "check_inputs")]
+    patched = [(cross_modal, "check_inputs"), (cross_modal, "check_padding")]
     try:  # the registered op's launcher validates the same way
         from slr_fused.kernels import cross_modal_attention as kernels
         patched.append((kernels, "_validate"))

@@ -16,33 +16,38 @@ legal GPU shape, and the gate weight is split into its per-input blocks. Gradien
 the packed tensors and autograd carries them through the packing to the module's own parameters,
 so the state_dict and parameter names never change.
 
-Launch plan (all tiles fp32 in registers; softmax, LayerNorm statistics and every accumulation
-in fp32; ``tl.dot`` with ``input_precision="ieee"``):
+Launch plan (tiles held in fp32; softmax, LayerNorm statistics and every accumulation in fp32;
+the dots' operands in the launch's precision ``PREC``, see :func:`dot_precision`: bf16/fp16
+inputs multiply 16-bit operands on the tensor cores, fp32 inputs follow
+``torch.get_float32_matmul_precision()``, exact fp32 under "highest", TF32 under "high"):
 
-Forward, 1 launch (+1 when attention maps are requested):
-  1. ``_cross_modal_attention_forward_kernel``, grid (query tiles, B, targets): for one query
-     tile of one target modality it computes Q per head, streams the source's keys with an
-     online softmax (K and V come straight from the source features through the composed
-     weights; P is never written), applies the output projection, the gate, the residual and the
+Forward, 2 launches (+1 when attention maps are requested):
+  1. ``_cross_modal_attention_projection_kernel``, grid (row tiles, B, directions): Q (softmax
+     scale folded in), K and V of every direction and head, once per frame, into one
+     (E, 3, B, H, T, DHP) buffer in the dots' operand dtype. Nothing downstream recomputes them.
+  2. ``_cross_modal_attention_forward_kernel``, grid (query tiles, B, targets): for one query
+     tile of one target modality it streams the source's K/V tiles with an online softmax
+     (P is never written), applies the output projection, the gate, the residual and the
      LayerNorm, and writes the output. Saves O (per direction and head, fp32) and the
-     log-sum-exp of each softmax row.
-  2. ``_cross_modal_attention_maps_kernel`` (only with ``return_extras``), grid (query tiles, B,
-     maps): recomputes q, k and the probabilities from the saved log-sum-exp and writes the
-     head-averaged maps of ``lh_from_rh`` and ``rh_from_lh``. The maps are differentiable: their
-     gradient enters dP and Delta in the backward.
+     log-sum-exp of each softmax row. A row whose keys are all padding gets O = 0 (no host
+     check, hence no device-to-host sync).
+  3. ``_cross_modal_attention_maps_kernel`` (only with ``return_extras``), grid (query tiles, B,
+     maps): the probabilities from Q, K and the saved log-sum-exp, written as the head-averaged
+     maps of ``lh_from_rh`` and ``rh_from_lh``. The maps are differentiable: their gradient
+     enters dP and Delta in the backward.
 Backward, 2 launches:
   1. ``_cross_modal_attention_backward_query_kernel``, grid (query tiles, B, targets):
      recomputes the epilogue from H_i and the saved O (messages, gate, LayerNorm statistics),
      back-propagates LayerNorm, gate and output projection, writes dO and
      Delta = rowsum(dO * O) (plus the map-gradient term), then a flash-attention dQ pass over the
-     keys; writes the query-side part of dH_i. Weight gradients of LayerNorm, gate, Wo and Wq go
-     to fp32 per-program partial buffers.
+     saved keys; writes the query-side part of dH_i. Weight gradients of LayerNorm, gate, Wo and
+     Wq go to fp32 per-program partial buffers.
   2. ``_cross_modal_attention_backward_key_kernel``, grid (key tiles, B, modalities): for each
-     direction where this modality is the source, the dK/dV pass over the queries (Q recomputed
-     from H_i, P from the saved log-sum-exp), dH_j = dK Wk + dV Wv, plus the query-side part from
-     launch 1 when the modality is also a target; composed key/value weight gradients go to
-     partial buffers.
+     direction where this modality is the source, the dK/dV pass over the saved queries (P from
+     the saved log-sum-exp), dH_j = dK Wk + dV Wv, plus the query-side part from launch 1 when
+     the modality is also a target; composed key/value weight gradients go to partial buffers.
   The partial buffers are summed with ``torch.sum`` (deterministic, no atomics).
+  Launch options (``num_warps``, ``maxnreg``) per architecture: :data:`LAUNCH_OPTIONS`.
 
 Around the launches (plain torch, not fused): the parameter packing above (on CUDA compiled
 once with ``torch.compile`` into a few fused kernels, forward and backward; eagerly it would be
@@ -56,8 +61,8 @@ of inlining one copy of the program per modality, which keeps the ptxas time of 
 configuration at about half a minute instead of several minutes.
 
 Saved for backward: the inputs, the packed parameters, O (E, B, T, H, DHP) and the log-sum-exp
-(E, B, H, T), both fp32. Recomputed: Q, K, V, the probabilities, the messages f_e, the gate and
-the LayerNorm statistics.
+(E, B, H, T), both fp32, and Q/K/V (E, 3, B, H, T, DHP) in the dots' operand dtype.
+Recomputed: the probabilities, the messages f_e, the gate and the LayerNorm statistics.
 
 Entry points: :func:`cross_modal_attention_triton` (what ``CrossModalAttention.forward`` calls
 with ``backend="triton"``; eager calls use :class:`CrossModalAttentionFunction`), and the
@@ -92,10 +97,28 @@ MAP_DIRECTIONS = ("lh_from_rh", "rh_from_lh")
 # ----------------------------------------------------------------------------------------------
 
 
+# Dot precision of a launch (constexpr PREC), chosen by :func:`dot_precision` from the input
+# dtype as PyTorch chooses for its own matmuls: 16-bit inputs multiply 16-bit operands on the
+# tensor cores, fp32 inputs follow ``torch.get_float32_matmul_precision()``. Accumulation,
+# softmax and LayerNorm statistics stay fp32 in every case.
+PREC_IEEE, PREC_TF32, PREC_BF16, PREC_FP16 = 0, 1, 2, 3
+PRECISION_NAMES = {PREC_IEEE: "ieee", PREC_TF32: "tf32", PREC_BF16: "bf16", PREC_FP16: "fp16"}
+# Q, K and V are stored in the dots' operand dtype: a 16-bit dot would round them anyway.
+PROJECTION_DTYPES = {PREC_BF16: torch.bfloat16, PREC_FP16: torch.float16}
+
+
 @triton.jit
-def _mm(a, b):
-    # ieee: on a GPU an fp32 dot defaults to TF32, which would break parity with the reference.
-    return tl.dot(a, b, input_precision="ieee")
+def _mm(a, b, PREC: tl.constexpr):
+    """fp32-accumulated product of two fp32 tiles with the launch's operand precision."""
+    if PREC == 2:
+        return tl.dot(a.to(tl.bfloat16), b.to(tl.bfloat16), out_dtype=tl.float32)
+    elif PREC == 3:
+        return tl.dot(a.to(tl.float16), b.to(tl.float16), out_dtype=tl.float32)
+    elif PREC == 1:
+        return tl.dot(a, b, input_precision="tf32")
+    else:
+        # exact fp32 (FFMA): on a GPU a plain fp32 dot would default to TF32.
+        return tl.dot(a, b, input_precision="ieee")
 
 
 @triton.jit
@@ -146,10 +169,89 @@ def _square_w(ptr, idx, DP: tl.constexpr):
 
 @triton.jit
 def _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H: tl.constexpr, DHP: tl.constexpr,
-        DP: tl.constexpr):
-    k = _mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP))) + _head_b(bk_ptr, e, h, H, DHP)[None, :]
-    v = _mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP))) + _head_b(bv_ptr, e, h, H, DHP)[None, :]
+        DP: tl.constexpr, PREC: tl.constexpr):
+    k = _mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bk_ptr, e, h, H, DHP)[None, :]
+    v = _mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bv_ptr, e, h, H, DHP)[None, :]
     return k, v
+
+
+@triton.jit
+def _load_proj(qkv_ptr, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
+    """(len(rows), DHP) fp32 tile of Q (c=0), K (1) or V (2) of direction e, head h, written
+    by the projection kernel into its (E, 3, B, H, T, DHP) buffer; zero outside T."""
+    offs = tl.arange(0, DHP)
+    base = (((e * 3 + c) * B + b) * H + h) * T
+    x = tl.load(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
+                mask=(rows < T)[:, None], other=0.0)
+    return x.to(tl.float32)
+
+
+@triton.jit
+def _store_proj(qkv_ptr, val, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
+    offs = tl.arange(0, DHP)
+    base = (((e * 3 + c) * B + b) * H + h) * T
+    tl.store(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
+             val.to(qkv_ptr.dtype.element_ty), mask=(rows < T)[:, None])
+
+
+@triton.jit
+def _acc(ptr, val):
+    """Add into an fp32 weight-gradient accumulator row shared by several programs."""
+    tl.atomic_add(ptr, val, sem="relaxed")
+
+
+@triton.jit
+def _pick6(k, a0, a1, a2, a3, a4, a5):
+    return tl.where(k == 0, a0, tl.where(k == 1, a1, tl.where(k == 2, a2, tl.where(
+        k == 3, a3, tl.where(k == 4, a4, a5)))))
+
+
+@triton.jit
+def _pick3(k, a, b, c):
+    return tl.where(k == 0, a, tl.where(k == 1, b, c))
+
+
+# ----------------------------------------------------------------------------------------------
+# Projections
+# ----------------------------------------------------------------------------------------------
+
+
+@triton.jit
+def _cross_modal_attention_projection_kernel(
+    qkv_ptr,  # (E, 3, B, H, T, DHP) out: Q (softmax scale folded in), K, V; dot dtype
+    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # (E, H, DHP, DP), (E, H, DHP)
+    lh_ptr, rh_ptr, body_ptr,  # (B, T, d) features
+    T, B,
+    T0: tl.constexpr, T1: tl.constexpr, T2: tl.constexpr,  # target modality code per direction
+    T3: tl.constexpr, T4: tl.constexpr, T5: tl.constexpr,
+    S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr,  # source modality code per direction
+    S3: tl.constexpr, S4: tl.constexpr, S5: tl.constexpr,
+    D_LH: tl.constexpr, D_RH: tl.constexpr, D_BODY: tl.constexpr,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
+    PREC: tl.constexpr,
+):
+    """Q, K and V of every direction and head, once per frame. Grid: (cdiv(T, BLOCK_M), B, E).
+
+    The attention kernels read these instead of recomputing K and V for every query tile
+    (and Q again in the backward): each projection is computed once per frame and call.
+    """
+    pid = tl.program_id(0)
+    b = tl.program_id(1)
+    e = tl.program_id(2)
+    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
+    t = _pick6(e, T0, T1, T2, T3, T4, T5)
+    s = _pick6(e, S0, S1, S2, S3, S4, S5)
+    x = _load_rows(_pick3(t, lh_ptr, rh_ptr, body_ptr), b, rows, T, _pick3(t, D_LH, D_RH, D_BODY),
+                   DP)
+    hs = _load_rows(_pick3(s, lh_ptr, rh_ptr, body_ptr), b, rows, T,
+                    _pick3(s, D_LH, D_RH, D_BODY), DP)
+    for h in range(H):
+        q = (_mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP)), PREC)
+             + _head_b(bq_ptr, e, h, H, DHP)[None, :])
+        k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
+        _store_proj(qkv_ptr, q, 0, e, b, h, rows, T, B, H, DHP)
+        _store_proj(qkv_ptr, k, 1, e, b, h, rows, T, B, H, DHP)
+        _store_proj(qkv_ptr, v, 2, e, b, h, rows, T, B, H, DHP)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -167,9 +269,11 @@ def _fwd_direction(
     bo_ptr,  # (E, DP)
     o_ptr,  # (E, B, T, H, DHP) fp32, saved for backward
     lse_ptr,  # (E, B, H, T) fp32, saved for backward
+    qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
     b, rows, T, B, e, DS,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """Message f_e (BLOCK_M, DP) of one direction for one query tile, all heads."""
     offs_h = tl.arange(0, DHP)
@@ -177,27 +281,33 @@ def _fwd_direction(
     row_ok = rows < T
     f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
     for h in range(H):
-        q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP))) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+        q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
         m_i = tl.zeros([BLOCK_M], dtype=tl.float32) + MASK_VALUE
         l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
         acc = tl.zeros([BLOCK_M, DHP], dtype=tl.float32)
         for start in range(0, T, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
-            hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-            k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
-            s = _mm(q, tl.trans(k))
+            k = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
+            v = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
+            s = _mm(q, tl.trans(k), PREC)
             s = tl.where(_key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :], s, MASK_VALUE)
             m_new = tl.maximum(m_i, tl.max(s, 1))
             alpha = tl.exp(m_i - m_new)
             p = tl.exp(s - m_new[:, None])
             l_i = l_i * alpha + tl.sum(p, 1)
-            acc = acc * alpha[:, None] + _mm(p, v)
+            acc = acc * alpha[:, None] + _mm(p, v, PREC)
             m_i = m_new
-        o = acc / l_i[:, None]
+        # A sample whose keys are all padding attends to nothing: O = 0 (flash-attention's
+        # convention; the reference would give NaN). Its log-sum-exp is set to 0 so that every
+        # probability recomputed from it, exp(MASK_VALUE - 0), is 0 in the maps and backward.
+        # Checked here rather than on the host: no device-to-host sync per call.
+        has_key = m_i > MASK_VALUE
+        o = tl.where(has_key[:, None], acc / l_i[:, None], 0.0)
+        lse = tl.where(has_key, m_i + tl.log(l_i), 0.0)
         tl.store(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], o,
                  mask=row_ok[:, None])
-        tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, m_i + tl.log(l_i), mask=row_ok)
-        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP))
+        tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, lse, mask=row_ok)
+        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP), PREC)
     return f
 
 
@@ -215,29 +325,30 @@ def _fwd_target(
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr,
     wg_ptr,  # (K, 3, DP, DP): gate weight blocks for [H_i | f_0 | f_1]
     bg_ptr, lnw_ptr, lnb_ptr,  # (K, DP)
-    o_ptr, lse_ptr, eps, pid_q, b, T, B,
+    o_ptr, lse_ptr, qkv_ptr, eps, pid_q, b, T, B,
     k, D, NSRC, E0, DS0, E1, DS1,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     offs_d = tl.arange(0, DP)
     dmask = offs_d < D
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     x = _load_rows(x_ptr, b, rows, T, D, DP)
     f0 = _fwd_direction(x, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-                        wo_ptr, bo_ptr, o_ptr, lse_ptr, b, rows, T, B, E0, DS0, H, DHP, DP,
-                        BLOCK_M, BLOCK_N, HAS_MASK)
+                        wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E0, DS0, H, DHP, DP,
+                        BLOCK_M, BLOCK_N, HAS_MASK, PREC)
     # With one source f1 stays zero and the packed gate's third block is zero padding.
     f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
     if NSRC == 2:
         f1 = _fwd_direction(x, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-                            wo_ptr, bo_ptr, o_ptr, lse_ptr, b, rows, T, B, E1, DS1, H, DHP, DP,
-                            BLOCK_M, BLOCK_N, HAS_MASK)
+                            wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E1, DS1, H, DHP, DP,
+                            BLOCK_M, BLOCK_N, HAS_MASK, PREC)
     total = f0 + f1
     if GATING:
-        z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP)))
-             + _mm(f0, tl.trans(_square_w(wg_ptr, k * 3 + 1, DP)))
-             + _mm(f1, tl.trans(_square_w(wg_ptr, k * 3 + 2, DP)))
+        z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP)), PREC)
+             + _mm(f0, tl.trans(_square_w(wg_ptr, k * 3 + 1, DP)), PREC)
+             + _mm(f1, tl.trans(_square_w(wg_ptr, k * 3 + 2, DP)), PREC)
              + tl.load(bg_ptr + k * DP + offs_d)[None, :])
         total = total * tl.sigmoid(z)
     y = tl.where(dmask[None, :], x + total, 0.0)
@@ -259,6 +370,7 @@ def _cross_modal_attention_forward_kernel(
     bg_ptr, lnw_ptr, lnb_ptr,  # (K, DP)
     o_ptr,  # (E, B, T, H, DHP) fp32
     lse_ptr,  # (E, B, H, T) fp32
+    qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
     x0_ptr, a0_ptr, c0_ptr, out0_ptr, eps0,  # target slot 0: (B, T, D0), sources, output
     x1_ptr, a1_ptr, c1_ptr, out1_ptr, eps1,  # target slot 1
     x2_ptr, a2_ptr, c2_ptr, out2_ptr, eps2,  # target slot 2
@@ -271,6 +383,7 @@ def _cross_modal_attention_forward_kernel(
     E21: tl.constexpr, DS21: tl.constexpr,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """The whole block's forward. Grid: (cdiv(T, BLOCK_M), B, K) with K = number of targets.
 
@@ -285,33 +398,32 @@ def _cross_modal_attention_forward_kernel(
     _fwd_target(_pick(k, x0_ptr, x1_ptr, x2_ptr), _pick(k, a0_ptr, a1_ptr, a2_ptr),
                 _pick(k, c0_ptr, c1_ptr, c2_ptr), _pick(k, out0_ptr, out1_ptr, out2_ptr),
                 mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr,
-                bg_ptr, lnw_ptr, lnb_ptr, o_ptr, lse_ptr, _pick(k, eps0, eps1, eps2), pid_q, b,
+                bg_ptr, lnw_ptr, lnb_ptr, o_ptr, lse_ptr, qkv_ptr, _pick(k, eps0, eps1, eps2), pid_q, b,
                 T, B, k, _pick(k, D0, D1, D2), _pick(k, N0, N1, N2), _pick(k, E00, E10, E20),
                 _pick(k, DS00, DS10, DS20), _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21),
-                GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK)
+                GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC)
 
 
 @triton.jit
 def _maps_one(
     x_ptr, src_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr,
-    pid_q, b, T, B,
+    qkv_ptr, pid_q, b, T, B,
     j: tl.constexpr, e: tl.constexpr, D: tl.constexpr, DS: tl.constexpr, H: tl.constexpr,
     DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < T
-    x = _load_rows(x_ptr, b, rows, T, D, DP)
     for start in range(0, T, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
-        hs = _load_rows(src_ptr, b, cols, T, DS, DP)
         acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
         for h in range(H):
-            q = _mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP))) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
-            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
+            q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
+            kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
             lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
-            s = tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE)
+            s = tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE)
             acc += tl.exp(s)
         tl.store(map_ptr + ((j * B + b) * T + rows[:, None]) * T + cols[None, :],
                  (acc / H).to(map_ptr.dtype.element_ty),
@@ -324,6 +436,7 @@ def _cross_modal_attention_maps_kernel(
     map_ptr,  # (NMAP, B, T, T) output, head-averaged probabilities
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # packed as in the forward kernel
     lse_ptr,  # (E, B, H, T) fp32 from the forward kernel
+    qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
     x0_ptr, s0_ptr,  # map 0: target and source features (B, T, D)
     x1_ptr, s1_ptr,  # map 1
     T, B,
@@ -331,6 +444,7 @@ def _cross_modal_attention_maps_kernel(
     E1: tl.constexpr, D1: tl.constexpr, DS1: tl.constexpr,
     NMAP: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """Head-averaged attention maps. Grid: (cdiv(T, BLOCK_M), B, NMAP).
 
@@ -342,13 +456,13 @@ def _cross_modal_attention_maps_kernel(
     j = tl.program_id(2)
     if j == 0:
         _maps_one(x0_ptr, s0_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                  bv_ptr, lse_ptr, pid_q, b, T, B, 0, E0, D0, DS0, H, DHP, DP, BLOCK_M, BLOCK_N,
-                  HAS_MASK)
+                  bv_ptr, lse_ptr, qkv_ptr, pid_q, b, T, B, 0, E0, D0, DS0, H, DHP, DP, BLOCK_M, BLOCK_N,
+                  HAS_MASK, PREC)
     if NMAP > 1:
         if j == 1:
             _maps_one(x1_ptr, s1_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                      bv_ptr, lse_ptr, pid_q, b, T, B, 1, E1, D1, DS1, H, DHP, DP, BLOCK_M,
-                      BLOCK_N, HAS_MASK)
+                      bv_ptr, lse_ptr, qkv_ptr, pid_q, b, T, B, 1, E1, D1, DS1, H, DHP, DP, BLOCK_M,
+                      BLOCK_N, HAS_MASK, PREC)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -358,14 +472,14 @@ def _cross_modal_attention_maps_kernel(
 
 @triton.jit
 def _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, e, H: tl.constexpr,
-                       DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr):
+                       DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, PREC: tl.constexpr):
     offs_h = tl.arange(0, DHP)
     offs_d = tl.arange(0, DP)
     f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
     for h in range(H):
         o = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                     mask=(rows < T)[:, None], other=0.0)
-        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP))
+        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP), PREC)
     return f
 
 
@@ -375,7 +489,7 @@ def _bwd_direction_query(
     df,  # (BLOCK_M, DP) fp32 gradient of the message f_e
     src_ptr, mask_ptr,
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr,
-    o_ptr, lse_ptr,  # saved by the forward
+    o_ptr, lse_ptr, qkv_ptr,  # saved by the forward
     do_ptr,  # (E, B, T, H, DHP) fp32 out: dO for the key pass
     delta_ptr,  # (E, B, H, T) fp32 out
     dmap_ptr,  # (NMAP, B, T, T) fp32 gradient of the maps (unused unless MAP >= 0)
@@ -386,24 +500,25 @@ def _bwd_direction_query(
     prow, NE, b, rows, T, B, e, DS, MAP,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """dO, Delta and the dQ pass of one direction; returns dH_i's share (BLOCK_M, DP)."""
     offs_h = tl.arange(0, DHP)
     offs_d = tl.arange(0, DP)
     row_ok = rows < T
-    tl.store(dbo_ptr + (prow * NE + e) * DP + offs_d, tl.sum(df, 0))
+    _acc(dbo_ptr + (prow * NE + e) * DP + offs_d, tl.sum(df, 0))
     dx = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
     for h in range(H):
         o = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                     mask=row_ok[:, None], other=0.0)
         wo = _head_w(wo_ptr, e, h, H, DHP, DP)
         w_off = ((prow * NE + e) * H + h) * DHP
-        tl.store(dwo_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(o), df))
-        do = _mm(df, tl.trans(wo))
+        _acc(dwo_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(o), df, PREC))
+        do = _mm(df, tl.trans(wo), PREC)
         tl.store(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], do,
                  mask=row_ok[:, None])
         wq = _head_w(wq_ptr, e, h, H, DHP, DP)
-        q = _mm(x, tl.trans(wq)) + _head_b(bq_ptr, e, h, H, DHP)[None, :]
+        q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
         lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
         delta = tl.sum(do * o, 1)
         if HAS_DMAP:
@@ -414,9 +529,8 @@ def _bwd_direction_query(
                 for start in range(0, T, BLOCK_N):
                     cols = start + tl.arange(0, BLOCK_N)
                     valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
-                    hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-                    kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
-                    p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
+                    kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
+                    p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
                     da = tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                                  mask=valid, other=0.0)
                     extra += tl.sum(p * da, 1)
@@ -426,19 +540,19 @@ def _bwd_direction_query(
         for start in range(0, T, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
             valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
-            hs = _load_rows(src_ptr, b, cols, T, DS, DP)
-            kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
-            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
-            dp = _mm(do, tl.trans(vv))
+            kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
+            vv = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
+            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
+            dp = _mm(do, tl.trans(vv), PREC)
             if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
                 has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
                 dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                               mask=valid & has_map, other=0.0) / H
             ds = p * (dp - delta[:, None])
-            dq += _mm(ds, kk)
-        tl.store(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x))
-        tl.store(dbq_ptr + w_off + offs_h, tl.sum(dq, 0))
-        dx += _mm(dq, wq)
+            dq += _mm(ds, kk, PREC)
+        _acc(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x, PREC))
+        _acc(dbq_ptr + w_off + offs_h, tl.sum(dq, 0))
+        dx += _mm(dq, wq, PREC)
     return dx
 
 
@@ -446,29 +560,30 @@ def _bwd_direction_query(
 def _bwd_query_target(
     x_ptr, s0_ptr, s1_ptr, dout_ptr, mask_ptr,
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
-    o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
+    o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
     dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr,
-    eps, pid_q, b, T, B, NE, NQ, K,
+    eps, pid_q, b, T, B, NE, NQ, NR, K,
     k, M, D, NSRC, E0, DS0, MAP0, E1, DS1, MAP1,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     offs_d = tl.arange(0, DP)
     dmask = offs_d < D
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
-    prow = b * NQ + pid_q
+    prow = (b * NQ + pid_q) % NR
     x = _load_rows(x_ptr, b, rows, T, D, DP)
-    f0 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E0, H, DHP, DP, BLOCK_M)
+    f0 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E0, H, DHP, DP, BLOCK_M, PREC)
     f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)  # zero with one source, as in the forward
     if NSRC == 2:
-        f1 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E1, H, DHP, DP, BLOCK_M)
+        f1 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E1, H, DHP, DP, BLOCK_M, PREC)
     total = f0 + f1
     if GATING:
         wg0 = _square_w(wg_ptr, k * 3, DP)
         wg1 = _square_w(wg_ptr, k * 3 + 1, DP)
         wg2 = _square_w(wg_ptr, k * 3 + 2, DP)
-        z = (_mm(x, tl.trans(wg0)) + _mm(f0, tl.trans(wg1)) + _mm(f1, tl.trans(wg2))
+        z = (_mm(x, tl.trans(wg0), PREC) + _mm(f0, tl.trans(wg1), PREC) + _mm(f1, tl.trans(wg2), PREC)
              + tl.load(bg_ptr + k * DP + offs_d)[None, :])
         g = tl.sigmoid(z)
         y = x + g * total
@@ -481,8 +596,8 @@ def _bwd_query_target(
     yhat = yc * rstd[:, None]
 
     dout = _load_rows(dout_ptr, b, rows, T, D, DP)  # zero on padded rows: nothing below leaks
-    tl.store(dlnw_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout * yhat, 0))
-    tl.store(dlnb_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout, 0))
+    _acc(dlnw_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout * yhat, 0))
+    _acc(dlnb_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout, 0))
     dyhat = dout * tl.load(lnw_ptr + k * DP + offs_d)[None, :]
     c1 = tl.sum(dyhat * yhat, 1) / D
     c2 = tl.sum(dyhat, 1) / D
@@ -495,26 +610,26 @@ def _bwd_query_target(
         g_off = (prow * K + k) * 3
         r = tl.arange(0, DP)
         # Block 2 is written even with one source (zero, as f1 is): no zero fill needed.
-        tl.store(dwg_ptr + (g_off * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), x))
-        tl.store(dwg_ptr + ((g_off + 1) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f0))
-        tl.store(dwg_ptr + ((g_off + 2) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f1))
-        tl.store(dbg_ptr + (prow * K + k) * DP + offs_d, tl.sum(dz, 0))
-        dx += _mm(dz, wg0)
-        df0 = df + _mm(dz, wg1)
-        df1 = df + _mm(dz, wg2)
+        _acc(dwg_ptr + (g_off * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), x, PREC))
+        _acc(dwg_ptr + ((g_off + 1) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f0, PREC))
+        _acc(dwg_ptr + ((g_off + 2) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f1, PREC))
+        _acc(dbg_ptr + (prow * K + k) * DP + offs_d, tl.sum(dz, 0))
+        dx += _mm(dz, wg0, PREC)
+        df0 = df + _mm(dz, wg1, PREC)
+        df1 = df + _mm(dz, wg2, PREC)
     else:
         df0 = dy
         df1 = dy
     dx += _bwd_direction_query(x, df0, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                               bv_ptr, wo_ptr, o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr,
-                               dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0,
-                               DS0, MAP0, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+                               bv_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
+                               dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0,
+                               DS0, MAP0, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     if NSRC == 2:
         dx += _bwd_direction_query(x, df1, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
-                                   wv_ptr, bv_ptr, wo_ptr, o_ptr, lse_ptr, do_ptr, delta_ptr,
-                                   dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b,
+                                   wv_ptr, bv_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr,
+                                   delta_ptr, dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b,
                                    rows, T, B, E1, DS1, MAP1, H, DHP, DP, BLOCK_M, BLOCK_N,
-                                   HAS_MASK, HAS_DMAP)
+                                   HAS_MASK, HAS_DMAP, PREC)
     tl.store(dxq_ptr + ((M * B + b) * T + rows[:, None]) * DP + offs_d[None, :], dx,
              mask=(rows < T)[:, None])
 
@@ -527,17 +642,18 @@ def _cross_modal_attention_backward_query_kernel(
     bg_ptr, lnw_ptr,  # (K, DP)
     o_ptr,  # (E, B, T, H, DHP) fp32 saved
     lse_ptr,  # (E, B, H, T) fp32 saved
+    qkv_ptr,  # (E, 3, B, H, T, DHP) saved
     do_ptr,  # (E, B, T, H, DHP) fp32 out
     delta_ptr,  # (E, B, H, T) fp32 out
     dmap_ptr,  # (NMAP, B, T, T) fp32
     dxq_ptr,  # (3, B, T, DP) fp32 out: query-side gradient of each target modality
     dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP), same, (R, E, DP)
     dwg_ptr,  # (R, K, 3, DP, DP)
-    dbg_ptr, dlnw_ptr, dlnb_ptr,  # (R, K, DP); R = B * cdiv(T, BLOCK_M)
+    dbg_ptr, dlnw_ptr, dlnb_ptr,  # (R, K, DP); R = min(B cdiv(T, BLOCK_M), SCRATCH_ROWS)
     x0_ptr, a0_ptr, c0_ptr, g0_ptr, eps0,  # target slot 0: input, sources, output gradient
     x1_ptr, a1_ptr, c1_ptr, g1_ptr, eps1,
     x2_ptr, a2_ptr, c2_ptr, g2_ptr, eps2,
-    T, B, NE, NQ,
+    T, B, NE, NQ, NR,
     K: tl.constexpr,
     M0: tl.constexpr, D0: tl.constexpr, N0: tl.constexpr, E00: tl.constexpr, DS00: tl.constexpr,
     P00: tl.constexpr, E01: tl.constexpr, DS01: tl.constexpr, P01: tl.constexpr,
@@ -548,6 +664,7 @@ def _cross_modal_attention_backward_query_kernel(
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """Epilogue backward and dQ pass. Grid: (cdiv(T, BLOCK_M), B, K).
 
@@ -561,12 +678,14 @@ def _cross_modal_attention_backward_query_kernel(
         _pick(k, x0_ptr, x1_ptr, x2_ptr), _pick(k, a0_ptr, a1_ptr, a2_ptr),
         _pick(k, c0_ptr, c1_ptr, c2_ptr), _pick(k, g0_ptr, g1_ptr, g2_ptr), mask_ptr,
         wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
-        o_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr,
-        dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr, _pick(k, eps0, eps1, eps2), pid_q, b, T, B, NE, NQ,
+        o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwq_ptr, dbq_ptr, dwo_ptr,
+        dbo_ptr,
+        dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr, _pick(k, eps0, eps1, eps2), pid_q, b, T, B, NE,
+        NQ, NR,
         K, k, _pick(k, M0, M1, M2), _pick(k, D0, D1, D2), _pick(k, N0, N1, N2),
         _pick(k, E00, E10, E20), _pick(k, DS00, DS10, DS20), _pick(k, P00, P10, P20),
         _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21), _pick(k, P01, P11, P21),
-        GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+        GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
 
 
 @triton.jit
@@ -575,11 +694,12 @@ def _bwd_direction_key(
     x_ptr,  # (B, T, DT) target features (the queries)
     mask_ptr,
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-    lse_ptr, do_ptr, delta_ptr, dmap_ptr,  # from the forward and the query pass
+    lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr,  # from the forward and the query pass
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 partials
     prow, NE, b, cols, T, B, e, DT, MAP,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """dK/dV pass of one direction for one key tile; returns dH_j's share (BLOCK_N, DP)."""
     offs_h = tl.arange(0, DHP)
@@ -587,36 +707,34 @@ def _bwd_direction_key(
     key_ok = _key_valid(mask_ptr, b, cols, T, HAS_MASK)
     dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
     for h in range(H):
-        kk, vv = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP)
-        wq = _head_w(wq_ptr, e, h, H, DHP, DP)
-        bq = _head_b(bq_ptr, e, h, H, DHP)
+        kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
+        vv = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
         dk = tl.zeros([BLOCK_N, DHP], dtype=tl.float32)
         dv = tl.zeros([BLOCK_N, DHP], dtype=tl.float32)
         for start in range(0, T, BLOCK_M):
             rows = start + tl.arange(0, BLOCK_M)
             row_ok = rows < T
             valid = row_ok[:, None] & key_ok[None, :]
-            x = _load_rows(x_ptr, b, rows, T, DT, DP)
-            q = _mm(x, tl.trans(wq)) + bq[None, :]
+            q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
             lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             delta = tl.load(delta_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             do = tl.load(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                          mask=row_ok[:, None], other=0.0)
-            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk)) - lse[:, None], MASK_VALUE))
-            dv += _mm(tl.trans(p), do)
-            dp = _mm(do, tl.trans(vv))
+            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
+            dv += _mm(tl.trans(p), do, PREC)
+            dp = _mm(do, tl.trans(vv), PREC)
             if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
                 has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
                 dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                               mask=valid & has_map, other=0.0) / H
             ds = p * (dp - delta[:, None])
-            dk += _mm(tl.trans(ds), q)
+            dk += _mm(tl.trans(ds), q, PREC)
         w_off = ((prow * NE + e) * H + h) * DHP
-        tl.store(dwk_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dk), hs))
-        tl.store(dbk_ptr + w_off + offs_h, tl.sum(dk, 0))
-        tl.store(dwv_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dv), hs))
-        tl.store(dbv_ptr + w_off + offs_h, tl.sum(dv, 0))
-        dh += _mm(dk, _head_w(wk_ptr, e, h, H, DHP, DP)) + _mm(dv, _head_w(wv_ptr, e, h, H, DHP, DP))
+        _acc(dwk_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dk), hs, PREC))
+        _acc(dbk_ptr + w_off + offs_h, tl.sum(dk, 0))
+        _acc(dwv_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dv), hs, PREC))
+        _acc(dbv_ptr + w_off + offs_h, tl.sum(dv, 0))
+        dh += _mm(dk, _head_w(wk_ptr, e, h, H, DHP, DP), PREC) + _mm(dv, _head_w(wv_ptr, e, h, H, DHP, DP), PREC)
     return dh
 
 
@@ -624,29 +742,32 @@ def _bwd_direction_key(
 def _bwd_key_modality(
     hs_ptr, dhs_ptr, t0_ptr, t1_ptr, mask_ptr,
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-    lse_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
+    lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,
-    pid_k, b, T, B, NE, NK,
+    pid_k, b, T, B, NE, NK, NR,
     M, D, IS_TGT, NDIR, E0, DT0, MAP0, E1, DT1, MAP1,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     cols = pid_k * BLOCK_N + tl.arange(0, BLOCK_N)
-    prow = b * NK + pid_k
+    prow = (b * NK + pid_k) % NR
     offs_dp = tl.arange(0, DP)
     hs = _load_rows(hs_ptr, b, cols, T, D, DP)
     dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
     if NDIR >= 1:
         dh += _bwd_direction_key(hs, t0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                                 bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr, dbk_ptr,
+                                 bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr,
+                                 dbk_ptr,
                                  dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E0, DT0, MAP0, H,
-                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     if NDIR >= 2:
         dh += _bwd_direction_key(hs, t1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                                 bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr, dbk_ptr,
+                                 bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr,
+                                 dbk_ptr,
                                  dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E1, DT1, MAP1, H,
-                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
     # The query-side share, when this modality is also a target (masked load otherwise).
     is_tgt = (tl.zeros([BLOCK_N, DP], dtype=tl.int32) + IS_TGT) != 0
     dh += tl.load(dxq_ptr + ((M * B + b) * T + cols[:, None]) * DP + offs_dp[None, :],
@@ -659,14 +780,15 @@ def _cross_modal_attention_backward_key_kernel(
     mask_ptr,  # (B, T) int8
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # packed, see forward
     lse_ptr, delta_ptr,  # (E, B, H, T) fp32
+    qkv_ptr,  # (E, 3, B, H, T, DHP) saved
     do_ptr,  # (E, B, T, H, DHP) fp32
     dmap_ptr,  # (NMAP, B, T, T) fp32
     dxq_ptr,  # (3, B, T, DP) fp32 from the query pass
-    dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP); R = B cdiv(T, BN)
+    dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 accumulators
     h0_ptr, dh0_ptr, u00_ptr, u01_ptr,  # modality slot 0: features, their gradient, targets
     h1_ptr, dh1_ptr, u10_ptr, u11_ptr,
     h2_ptr, dh2_ptr, u20_ptr, u21_ptr,
-    T, B, NE, NK,
+    T, B, NE, NK, NR,
     M0: tl.constexpr, D0: tl.constexpr, IT0: tl.constexpr, ND0: tl.constexpr,
     E00: tl.constexpr, DT00: tl.constexpr, P00: tl.constexpr,
     E01: tl.constexpr, DT01: tl.constexpr, P01: tl.constexpr,
@@ -679,6 +801,7 @@ def _cross_modal_attention_backward_key_kernel(
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
+    PREC: tl.constexpr,
 ):
     """dK/dV pass and the final input gradients. Grid: (cdiv(T, BLOCK_N), B, J).
 
@@ -693,12 +816,12 @@ def _cross_modal_attention_backward_key_kernel(
     _bwd_key_modality(
         _pick(j, h0_ptr, h1_ptr, h2_ptr), _pick(j, dh0_ptr, dh1_ptr, dh2_ptr),
         _pick(j, u00_ptr, u10_ptr, u20_ptr), _pick(j, u01_ptr, u11_ptr, u21_ptr), mask_ptr,
-        wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr, do_ptr, delta_ptr, dmap_ptr,
-        dxq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b, T, B, NE, NK,
+        wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
+        dmap_ptr, dxq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b, T, B, NE, NK, NR,
         _pick(j, M0, M1, M2), _pick(j, D0, D1, D2), _pick(j, IT0, IT1, IT2),
         _pick(j, ND0, ND1, ND2), _pick(j, E00, E10, E20), _pick(j, DT00, DT10, DT20),
         _pick(j, P00, P10, P20), _pick(j, E01, E11, E21), _pick(j, DT01, DT11, DT21),
-        _pick(j, P01, P11, P21), H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP)
+        _pick(j, P01, P11, P21), H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -719,6 +842,10 @@ def _check_dot_dim(name: str, padded: int, actual: int) -> None:
                              f"max(16, {actual})")
 
 
+# Rows of the fp32 weight-gradient accumulators (see cross_modal_attention_backward): at most
+# ~35 MB at 1 head (the widest head padding), independent of B and T.
+SCRATCH_ROWS = 64
+
 # Tests set this to NaN: every buffer a kernel is meant to fill completely is created through
 # _fresh, so an element a kernel forgets to write surfaces as NaN instead of stale memory.
 _POISON: Optional[float] = None
@@ -733,6 +860,22 @@ def _fresh(*shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
 
 def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def dot_precision(dtype: torch.dtype) -> int:
+    """The operand precision (``PREC_*``) of the kernels' dots for inputs of ``dtype``.
+
+    bf16/fp16 inputs: 16-bit operands on the tensor cores, fp32 accumulation (autocast's
+    choice). fp32 inputs: ``torch.get_float32_matmul_precision()`` as for PyTorch's matmuls,
+    "highest" exact fp32, "high"/"medium" TF32 (10 mantissa bits). The interpreter cannot
+    multiply bf16 (it multiplies the bit patterns), so there bf16 inputs use exact dots;
+    bf16 tensor-core dots are checked by compiling for the GPU (test_gpu_compile.py).
+    """
+    if dtype == torch.float16:
+        return PREC_FP16
+    if dtype == torch.bfloat16:
+        return PREC_IEEE if _interpreting() else PREC_BF16
+    return PREC_IEEE if torch.get_float32_matmul_precision() == "highest" else PREC_TF32
 
 
 @dataclass(frozen=True)
@@ -930,24 +1073,61 @@ def pack_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
     return _pack_tensors(plan, *tensors)
 
 
-# Inference reuses the packed parameters while the module's parameters are unchanged (same
-# storage, same version counter: an optimizer step or load_state_dict bumps the version), which
-# removes the packing's small torch kernels from every no-grad call.
-_PACK_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+class _ModuleState:
+    """What a module's calls reuse: its plan, the tensors the packing reads, the last packing.
+
+    Found again through a cheap configuration key, so a cached call never walks
+    ``module.parameters()`` (a recursive generator over the ModuleDicts, tens of microseconds).
+    """
+
+    __slots__ = ("config", "plan", "tensors", "versions", "packed")
+
+    def __init__(self, config, plan, tensors):
+        self.config, self.plan, self.tensors = config, plan, tensors
+        self.versions, self.packed = None, None
+
+
+_MODULE_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _module_state(module) -> _ModuleState:
+    # Swapping a submodule of a module that already ran (rather than changing its parameters)
+    # is not noticed; the configuration below is.
+    config = (module.num_heads, module.use_gating, tuple(map(tuple, module.directions)))
+    state = _MODULE_STATE.get(module)
+    if state is None or state.config != config:
+        for name, att in module.attentions.items():
+            if not att._qkv_same_embed_dim or att.in_proj_bias is None or att.bias_k is not None \
+                    or att.add_zero_attn:
+                raise ValueError(f"cross_modal_attention_triton: attention {name} must be a plain "
+                                 "nn.MultiheadAttention with bias (as CrossModalAttention builds "
+                                 "it)")
+        plan = make_plan(module)
+        state = _ModuleState(config, plan, _module_tensors(module, plan))
+        _MODULE_STATE[module] = state
+    return state
 
 
 def packed_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
-    """:func:`pack_parameters`, cached across calls when no gradient is needed."""
-    params = list(module.parameters())
-    if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+    """:func:`pack_parameters`, cached across calls when no gradient is needed.
+
+    Inference reuses the packing while the parameters are unchanged: same storage and same
+    version counter (an optimizer step, ``load_state_dict`` or any in-place update bumps the
+    version; ``module.to``/``.half()`` change the storage). That removes the packing's small
+    torch kernels from every no-grad call.
+    """
+    state = _module_state(module)
+    tensors = state.tensors
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return pack_parameters(module, plan)
-    key = (plan, tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params))
-    hit = _PACK_CACHE.get(module)
-    if hit is not None and hit[0] == key:
-        return hit[1]
+    # Every version counter (in-place updates), and the storage of the first and last tensor
+    # (``module.to``/``.half()`` replace them all at once): a tuple of ints, no per-tensor calls.
+    versions = (*[t._version for t in tensors], tensors[0].data_ptr(), tensors[-1].data_ptr())
+    if state.packed is not None and state.versions == versions:
+        return state.packed
     with torch.no_grad():
-        packed = pack_parameters(module, plan)
-    _PACK_CACHE[module] = (key, packed)
+        packed = [t.detach() for t in pack_parameters(module, plan)]
+    state.versions, state.packed = versions, packed
     return packed
 
 
@@ -961,6 +1141,44 @@ def _block_sizes(T: int) -> Tuple[int, int]:
         return int(override), int(override)
     block = 16 if (_interpreting() or T <= 16) else 32
     return block, block
+
+
+# Launch options per architecture family, read off ptxas for every kernel, head count and
+# precision (B=32, T=204; tests/kernels/test_gpu_compile.py compiles them). Without an explicit
+# ``maxnreg`` ptxas settled on its 32-register default for 1 and 2 heads and spilled 30-95 KB per
+# thread; 8 warps halve each thread's share of the (32, 64) tiles, which removed most spills
+# (e.g. forward, 1 head, fp16 on sm_90: 344 B of stack at 4 warps, 64 B at 8). 8 warps x 255
+# registers fill one SM's 64K registers: one CTA of 8 warps per SM on H100 and on Orin.
+# Key: (major compute capability, kernel) -> options; None: any other architecture.
+LAUNCH_OPTIONS = {
+    (9, "forward"): dict(num_warps=8, maxnreg=255),
+    (9, "maps"): dict(num_warps=8, maxnreg=255),
+    (9, "backward_query"): dict(num_warps=8, maxnreg=255),
+    (9, "backward_key"): dict(num_warps=8, maxnreg=255),
+    (8, "forward"): dict(num_warps=8, maxnreg=255),
+    (8, "maps"): dict(num_warps=8, maxnreg=255),
+    (8, "backward_query"): dict(num_warps=8, maxnreg=255),
+    (8, "backward_key"): dict(num_warps=8, maxnreg=255),
+}
+_DEFAULT_OPTIONS = dict(num_warps=8, maxnreg=255)
+for _major in (8, 9):
+    LAUNCH_OPTIONS[(_major, "projection")] = dict(num_warps=8, maxnreg=255)
+_CAPABILITY = {}
+
+
+def launch_options(kernel: str, device: torch.device) -> dict:
+    """``num_warps``/``maxnreg`` for a launch of ``kernel`` on ``device`` (the interpreter
+    ignores them). Capabilities are cached per device: no driver call per launch."""
+    return LAUNCH_OPTIONS.get((_capability_major(device), kernel), _DEFAULT_OPTIONS)
+
+
+def _capability_major(device: torch.device) -> int:
+    key = (device.type, device.index)  # hashing a torch.device costs microseconds
+    major = _CAPABILITY.get(key)
+    if major is None:
+        major = torch.cuda.get_device_capability(device)[0] if device.type == "cuda" else 9
+        _CAPABILITY[key] = major
+    return major
 
 
 def _check_tiles(plan: CrossModalPlan, block_m: int, block_n: int) -> None:
@@ -1002,6 +1220,21 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     outputs = [_fresh(*feats[m].shape, like=feats[m]) for m, _ in plan.targets]
     has_mask = mask8 is not None
     mask_arg = mask8 if has_mask else lh
+    prec = dot_precision(lh.dtype)
+
+    qkv = _fresh(E, 3, B, H, T, plan.dhp, like=lh, dtype=PROJECTION_DTYPES.get(prec, torch.float32))
+    codes = [(MODALITY_CODES[t], MODALITY_CODES[s]) for t, s in plan.directions]
+    codes += [(0, 0)] * (6 - len(codes))
+    # Tensor-core dots take 128-row tiles: with the attention's 32 rows, a (32, 16) head's output
+    # is 4 MMA tiles for 8 warps, and the SASS showed each warp repeating its share 4 times (4x
+    # the tensor work asked). Exact fp32 (FFMA) keeps 32 rows: 128 would spill 3 KB per thread.
+    block_p = block_m if (_interpreting() or prec == PREC_IEEE) else 128
+    _cross_modal_attention_projection_kernel[(triton.cdiv(T, block_p), B, E)](
+        qkv, wq, bq, wk, bk, wv, bv, feats["lh"], feats["rh"], feats["body"], T, B,
+        **{f"T{e}": t for e, (t, _) in enumerate(codes)},
+        **{f"S{e}": s for e, (_, s) in enumerate(codes)},
+        D_LH=plan.dim("lh"), D_RH=plan.dim("rh"), D_BODY=plan.dim("body"), H=H, DHP=plan.dhp,
+        DP=plan.dp, BLOCK_M=block_p, PREC=prec, **launch_options("projection", lh.device))
 
     slot_args, consts = [], {}
     for k in range(3):
@@ -1019,9 +1252,9 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
                            f"DS{k}1": 1})
     grid = (triton.cdiv(T, block_m), B, K)
     _cross_modal_attention_forward_kernel[grid](
-        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, *slot_args, T, B,
+        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, qkv, *slot_args, T, B,
         **consts, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask)
+        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
 
     nmap = len(plan.maps) if want_maps else 0
     maps = _fresh(nmap, B, T, T, like=lh)
@@ -1033,12 +1266,30 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
             map_args += [feats[t], feats[s]]
             mconsts.update({f"E{j}": e, f"D{j}": plan.dim(t), f"DS{j}": plan.dim(s)})
         _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
-            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, *map_args, T, B, **mconsts, NMAP=nmap,
-            H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask)
-    return outputs, maps, o, lse
+            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, qkv, *map_args, T, B, **mconsts, NMAP=nmap,
+            H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask,
+            PREC=prec, **launch_options("maps", lh.device))
+    return outputs, maps, o, lse, qkv
 
 
-def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o, lse,
+def weight_gradient_shapes(plan: CrossModalPlan, B: int, nq: int, nk: int) -> dict:
+    """Shapes of the fp32 weight-gradient accumulators of a backward launch.
+
+    Program p of the query (key) pass adds its partial products into row p % R with fp32
+    atomics, R = min(programs, SCRATCH_ROWS): the scratch stays bounded whatever B and T (one
+    row per program took 460-766 MB at B=128, T=256), and the rows are summed after.
+    """
+    E, K, H, DP, DHP = len(plan.directions), len(plan.targets), plan.heads, plan.dp, plan.dhp
+    r1, r2 = min(B * nq, SCRATCH_ROWS), min(B * nk, SCRATCH_ROWS)
+    return {"dwq": (r1, E, H, DHP, DP), "dwo": (r1, E, H, DHP, DP), "dbq": (r1, E, H, DHP),
+            "dbo": (r1, E, DP), "dlnw": (r1, K, DP), "dlnb": (r1, K, DP),
+            "dwg": (r1, K, 3, DP, DP) if plan.gating else (1,),
+            "dbg": (r1, K, DP) if plan.gating else (1,),
+            "dwk": (r2, E, H, DHP, DP), "dwv": (r2, E, H, DHP, DP), "dbk": (r2, E, H, DHP),
+            "dbv": (r2, E, H, DHP)}
+
+
+def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o, lse, qkv,
                                    grad_outputs, grad_maps):
     """Run the fused backward.
 
@@ -1063,26 +1314,22 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
     nq, nk = triton.cdiv(T, block_m), triton.cdiv(T, block_n)
     has_mask = mask8 is not None
     mask_arg = mask8 if has_mask else lh
+    prec = dot_precision(lh.dtype)
     has_dmap = grad_maps is not None
     dmap = grad_maps.to(f32).contiguous() if has_dmap else o
 
     do = _fresh(E, B, T, H, DHP, like=lh, dtype=f32)
     delta = _fresh(E, B, H, T, like=lh, dtype=f32)
     dxq = _fresh(3, B, T, DP, like=lh, dtype=f32)
-    r1, r2 = B * nq, B * nk
-    # Partial-sum buffers, one row per program. Every row of every direction is written (each
-    # direction has one target and one source slot), so they need no zero fill.
-    dwq, dwo = (_fresh(r1, E, H, DHP, DP, like=lh, dtype=f32) for _ in range(2))
-    dbq = _fresh(r1, E, H, DHP, like=lh, dtype=f32)
-    dbo = _fresh(r1, E, DP, like=lh, dtype=f32)
-    dlnw, dlnb = (_fresh(r1, K, DP, like=lh, dtype=f32) for _ in range(2))
-    if plan.gating:
-        dwg = _fresh(r1, K, 3, DP, DP, like=lh, dtype=f32)
-    else:  # never touched without gating; a real allocation, not a null pointer
-        dwg = dlnw
-    dbg = _fresh(r1, K, DP, like=lh, dtype=f32) if plan.gating else dlnw
-    dwk, dwv = (_fresh(r2, E, H, DHP, DP, like=lh, dtype=f32) for _ in range(2))
-    dbk, dbv = (_fresh(r2, E, H, DHP, like=lh, dtype=f32) for _ in range(2))
+    shapes = weight_gradient_shapes(plan, B, nq, nk)
+    r1, r2 = shapes["dwq"][0], shapes["dwk"][0]
+    sizes = [math.prod(shape) for shape in shapes.values()]
+    # One allocation and one fill for all (empty + zero_, so that the kernel lab's allocation
+    # tracking sees the storage that the sums below reduce).
+    scratch = torch.empty(sum(sizes), device=lh.device, dtype=f32).zero_()
+    acc = {name: part.view(shape) for (name, shape), part
+           in zip(shapes.items(), scratch.split(sizes))}
+    dwq, dwo, dbq, dbo, dlnw, dlnb, dwg, dbg, dwk, dwv, dbk, dbv = acc.values()
 
     slot_args, consts = [], {}
     for k in range(3):
@@ -1104,10 +1351,11 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
             consts.update({f"M{k}": 0, f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"DS{k}0": 1,
                            f"P{k}0": -1, f"E{k}1": 0, f"DS{k}1": 1, f"P{k}1": -1})
     _cross_modal_attention_backward_query_kernel[(nq, B, K)](
-        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, do, delta, dmap, dxq,
-        dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, K=K, **consts,
+        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, qkv, do, delta, dmap, dxq,
+        dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, r1, K=K, **consts,
         GATING=plan.gating, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m, BLOCK_N=block_n,
-        HAS_MASK=has_mask, HAS_DMAP=has_dmap)
+        HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
+        **launch_options("backward_query", lh.device))
 
     J = len(plan.sources)
     grad_feats = {m: _fresh(*feats[m].shape, like=feats[m]) for m, _, _ in plan.sources}
@@ -1129,9 +1377,10 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
             kconsts.update({f"M{j}": 0, f"D{j}": 1, f"IT{j}": 0, f"ND{j}": 0, f"E{j}0": 0,
                             f"DT{j}0": 1, f"P{j}0": -1, f"E{j}1": 0, f"DT{j}1": 1, f"P{j}1": -1})
     _cross_modal_attention_backward_key_kernel[(nk, B, J)](
-        mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, do, dmap, dxq, dwk, dbk, dwv, dbv,
-        *key_args, T, B, E, nk, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap)
+        mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, qkv, do, dmap, dxq, dwk, dbk, dwv, dbv,
+        *key_args, T, B, E, nk, r2, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
+        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
+        **launch_options("backward_key", lh.device))
 
     sums = [t.sum(0) for t in (dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo)]
     if plan.gating:
@@ -1154,10 +1403,10 @@ class CrossModalAttentionFunction(torch.autograd.Function):
     def forward(ctx, plan, want_maps, lh, rh, body, key_padding_mask, *params):
         feats = {"lh": lh, "rh": rh, "body": body}
         mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
-        outputs, maps, o, lse = cross_modal_attention_forward(plan, feats, mask8, params,
+        outputs, maps, o, lse, qkv = cross_modal_attention_forward(plan, feats, mask8, params,
                                                               want_maps)
         ctx.save_for_backward(lh, rh, body, *params)
-        ctx.plan, ctx.mask8, ctx.o, ctx.lse = plan, mask8, o, lse
+        ctx.plan, ctx.mask8, ctx.o, ctx.lse, ctx.qkv = plan, mask8, o, lse, qkv
         ctx.set_materialize_grads(False)
         if not want_maps:
             ctx.mark_non_differentiable(maps)
@@ -1174,7 +1423,7 @@ class CrossModalAttentionFunction(torch.autograd.Function):
         if grad_maps is not None and grad_maps.numel() == 0:
             grad_maps = None
         grad_feats, grad_params = cross_modal_attention_backward(
-            plan, feats, ctx.mask8, params, ctx.o, ctx.lse, list(grads[:K]), grad_maps)
+            plan, feats, ctx.mask8, params, ctx.o, ctx.lse, ctx.qkv, list(grads[:K]), grad_maps)
         return (None, None, grad_feats.get("lh"), grad_feats.get("rh"), grad_feats.get("body"),
                 None, *grad_params)
 
@@ -1199,7 +1448,7 @@ def _validate(module, lh, rh, body, key_padding_mask) -> None:
     if len({x.dtype for x in named.values()}) != 1:
         raise TypeError("cross_modal_attention_triton: lh, rh and body must share one dtype, got "
                         f"{[x.dtype for x in named.values()]}")
-    devices = {x.device for x in named.values()} | {p.device for p in module.parameters()}
+    devices = {x.device for x in named.values()} | {t.device for t in _module_state(module).tensors}
     if len(devices) != 1:
         raise ValueError("cross_modal_attention_triton: inputs and module parameters must be on "
                          f"one device, got {sorted(str(d) for d in devices)}")
@@ -1218,18 +1467,9 @@ def _validate(module, lh, rh, body, key_padding_mask) -> None:
         if key_padding_mask.device != lh.device:
             raise ValueError("cross_modal_attention_triton: key_padding_mask is on "
                              f"{key_padding_mask.device}, inputs on {lh.device}")
-        # Every softmax row needs one valid key; costs a host sync, which the module's own
-        # check already pays on the same call. Data-dependent, so not under torch.compile.
-        if not torch.compiler.is_compiling() and bool(key_padding_mask.all(dim=1).any()):
-            raise ValueError("cross_modal_attention_triton: a sample is entirely padding")
     if module.training and module.dropout > 0:
         raise ValueError("cross_modal_attention_triton: attention dropout is not implemented; "
                          "use dropout=0 or eval mode")
-    for name, att in module.attentions.items():
-        if not att._qkv_same_embed_dim or att.in_proj_bias is None or att.bias_k is not None \
-                or att.add_zero_attn:
-            raise ValueError(f"cross_modal_attention_triton: attention {name} must be a plain "
-                             "nn.MultiheadAttention with bias (as CrossModalAttention builds it)")
 
 
 def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
@@ -1252,7 +1492,7 @@ def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
     if torch.compiler.is_compiling():
         return cross_modal_attention_op(module, lh, rh, body, key_padding_mask, return_extras)
     _validate(module, lh, rh, body, key_padding_mask)
-    plan = make_plan(module)
+    plan = _module_state(module).plan
     params = packed_parameters(module, plan)
     want_maps = bool(return_extras) and bool(plan.maps)
     results = CrossModalAttentionFunction.apply(
@@ -1279,8 +1519,9 @@ def _cma_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
     plan = plan_from_config(config)
     feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
     mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
-    outputs, maps, o, lse = cross_modal_attention_forward(plan, feats, mask8, params, want_maps)
-    return [*outputs, maps, o, lse]
+    outputs, maps, o, lse, qkv = cross_modal_attention_forward(plan, feats, mask8, params,
+                                                               want_maps)
+    return [*outputs, maps, o, lse, qkv]
 
 
 @_cma_op.register_fake
@@ -1292,25 +1533,28 @@ def _cma_op_fake(lh, rh, body, key_padding_mask, params, config, want_maps):
     nmap = len(plan.maps) if want_maps else 0
     return ([feats[m].new_empty(feats[m].shape) for m, _ in plan.targets]
             + [lh.new_empty(nmap, B, T, T), lh.new_empty(E, B, T, H, plan.dhp, dtype=torch.float32),
-               lh.new_empty(E, B, H, T, dtype=torch.float32)])
+               lh.new_empty(E, B, H, T, dtype=torch.float32),
+               lh.new_empty(E, 3, B, H, T, plan.dhp, dtype=PROJECTION_DTYPES.get(
+                   dot_precision(lh.dtype), torch.float32))])
 
 
 @torch.library.custom_op("slr_fused::cross_modal_attention_backward", mutates_args=())
 def _cma_backward_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
                      key_padding_mask: Optional[torch.Tensor], params: List[torch.Tensor],
-                     o: torch.Tensor, lse: torch.Tensor, grad_outputs: List[torch.Tensor],
+                     o: torch.Tensor, lse: torch.Tensor, qkv: torch.Tensor,
+                     grad_outputs: List[torch.Tensor],
                      grad_maps: Optional[torch.Tensor], config: str) -> List[torch.Tensor]:
     plan = plan_from_config(config)
     feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
     mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
     grad_feats, grad_params = cross_modal_attention_backward(
-        plan, feats, mask8, params, o, lse, list(grad_outputs), grad_maps)
+        plan, feats, mask8, params, o, lse, qkv, list(grad_outputs), grad_maps)
     dfeats = [grad_feats.get(m, torch.zeros_like(feats[m])) for m in MODALITY_CODES]
     return dfeats + [torch.zeros_like(p) if g is None else g for p, g in zip(params, grad_params)]
 
 
 @_cma_backward_op.register_fake
-def _cma_backward_op_fake(lh, rh, body, key_padding_mask, params, o, lse, grad_outputs,
+def _cma_backward_op_fake(lh, rh, body, key_padding_mask, params, o, lse, qkv, grad_outputs,
                           grad_maps, config):
     return [x.new_empty(x.shape) for x in (lh, rh, body)] + [p.new_empty(p.shape) for p in params]
 
@@ -1321,18 +1565,18 @@ def _cma_op_setup_context(ctx, inputs, output):
     ctx.config, ctx.want_maps, ctx.n_targets = config, want_maps, len(plan.targets)
     ctx.has_maps = want_maps and bool(plan.maps)
     ctx.mask = mask
-    ctx.save_for_backward(lh, rh, body, output[-2], output[-1], *params)
+    ctx.save_for_backward(lh, rh, body, output[-3], output[-2], output[-1], *params)
 
 
 def _cma_op_backward(ctx, grads):
-    lh, rh, body, o, lse, *params = ctx.saved_tensors
+    lh, rh, body, o, lse, qkv, *params = ctx.saved_tensors
     feats = {"lh": lh, "rh": rh, "body": body}
     plan = plan_from_config(ctx.config)
     K = ctx.n_targets
     grad_outputs = [g if g is not None else torch.zeros_like(feats[m])
                     for g, (m, _) in zip(grads[:K], plan.targets)]
     grad_maps = grads[K] if ctx.has_maps else None
-    res = _cma_backward_op(lh, rh, body, ctx.mask, params, o, lse, grad_outputs, grad_maps,
+    res = _cma_backward_op(lh, rh, body, ctx.mask, params, o, lse, qkv, grad_outputs, grad_maps,
                            ctx.config)
     return res[0], res[1], res[2], None, list(res[3:]), None, None
 

@@ -197,6 +197,7 @@ class CrossModalAttention(nn.Module):
         if backend == "triton":
             from slr_fused.kernels.cross_modal_attention import cross_modal_attention_triton
             return cross_modal_attention_triton(self, lh, rh, body, key_padding_mask, return_extras)
+        check_padding(key_padding_mask)
         return self.forward_reference(lh, rh, body, key_padding_mask, return_extras)
 
     def forward_reference(self, lh, rh, body, key_padding_mask=None, return_extras=False):
@@ -305,9 +306,18 @@ def check_inputs(lh, rh, body, key_padding_mask, dims) -> None:
         if key_padding_mask.device != lh.device:
             raise ValueError(f"cross-modal attention: key_padding_mask is on {key_padding_mask.device}, "
                              f"inputs on {lh.device}")
-        # A data-dependent check: skipped while torch.compile traces (it would break the graph).
-        if not torch.compiler.is_compiling() and bool(key_padding_mask.all(dim=1).any()):
-            raise ValueError("cross-modal attention: a sample is entirely padding (no valid frame)")
+
+
+def check_padding(key_padding_mask) -> None:
+    """The reference's own requirement: every sample keeps one valid frame.
+
+    ``nn.MultiheadAttention`` gives NaN for a softmax row without a key. A data-dependent check
+    that costs a device-to-host sync, so only the reference path runs it (the fused kernels
+    give such a sample zero attention output instead), and never while torch.compile traces.
+    """
+    if (key_padding_mask is not None and not torch.compiler.is_compiling()
+            and bool(key_padding_mask.all(dim=1).any())):
+        raise ValueError("cross-modal attention: a sample is entirely padding (no valid frame)")
 
 
 BACKENDS = ("auto", "reference", "triton")

@@ -11,6 +11,7 @@ are exactly the ones a GPU run would use.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -24,9 +25,11 @@ CASES = [
     (90, "num_heads=1", "bfloat16", True),
     (90, "num_heads=2, directions='hands'", "float16", False),
     (90, "num_heads=6, use_gating=False", "float32", True),
+    (90, "num_heads=3", "float32-tf32", True),
     (90, "num_heads=3, mode='unidirectional'", "float32", False),
     (87, "num_heads=3", "float32", True),
     (87, "num_heads=3", "float16", False),
+    (87, "num_heads=2", "bfloat16", True),
 ]
 
 
@@ -40,8 +43,13 @@ def test_kernels_compile_for_gpu_targets(arch, kwargs, dtype, masked):
     proc = subprocess.run([sys.executable, __file__, kwargs, dtype, str(int(masked)), str(arch)],
                           env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for kernel in ("forward", "backward_query", "backward_key"):
+    for kernel in ("projection", "forward", "backward_query", "backward_key"):
         assert f"compiled _cross_modal_attention_{kernel}_kernel" in proc.stdout, proc.stdout
+    counts = [int(n) for n in re.findall(r"tensor-core ops (\d+)", proc.stdout)]
+    if dtype == "float32":  # "highest": exact fp32, FFMA only
+        assert counts and max(counts) == 0, proc.stdout
+    else:  # 16-bit and TF32 dots must reach the tensor cores
+        assert counts and min(counts) > 0, proc.stdout
 
 
 def _compile_all(kwargs_text, dtype_name, masked, arch=90):
@@ -61,22 +69,27 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
         def __getitem__(self, grid):
             return lambda *args, **kwargs: captured.append((self.fn, args, kwargs))
 
-    for name in ("_cross_modal_attention_forward_kernel", "_cross_modal_attention_maps_kernel",
+    for name in ("_cross_modal_attention_projection_kernel",
+                 "_cross_modal_attention_forward_kernel", "_cross_modal_attention_maps_kernel",
                  "_cross_modal_attention_backward_query_kernel",
                  "_cross_modal_attention_backward_key_kernel"):
         setattr(cma, name, Capture(getattr(cma, name)))
     cma._interpreting = lambda: False  # GPU tile sizes
+    cma._CAPABILITY[("cpu", None)] = arch // 10  # the target's launch choices
 
     module = eval(f"CrossModalAttention({kwargs_text})")  # noqa: S307 (test-local literals)
+    dtype_name, _, tf32 = dtype_name.partition("-")
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
     dtype = getattr(torch, dtype_name)
     plan = cma.make_plan(module)
     params = [p.detach() for p in cma.pack_parameters(module, plan)]
     B, T = 2, 204
     feats = {m: torch.randn(B, T, d).to(dtype) for m, d in module.dims.items()}
     mask8 = torch.zeros(B, T, dtype=torch.int8) if masked else None
-    outs, maps, o, lse = cma.cross_modal_attention_forward(plan, feats, mask8, params, True)
+    outs, maps, o, lse, qkv = cma.cross_modal_attention_forward(plan, feats, mask8, params,
+                                                                 True)
     grad_maps = torch.randn(len(plan.maps), B, T, T) if plan.maps else None
-    cma.cross_modal_attention_backward(plan, feats, mask8, params, o, lse,
+    cma.cross_modal_attention_backward(plan, feats, mask8, params, o, lse, qkv,
                                        [torch.randn_like(x) for x in outs], grad_maps)
 
     types = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.float16: "*fp16",
@@ -88,11 +101,40 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
                 signature[name] = types[a.dtype]
             else:
                 signature[name] = "fp32" if isinstance(a, float) else "i32"
+        options = {k: kwargs.pop(k) for k in ("num_warps", "num_stages", "maxnreg")
+                   if k in kwargs}
         signature.update({name: "constexpr" for name in kwargs})
         signature = {n: signature[n] for n in fn.arg_names}
-        triton.compile(ASTSource(fn=fn, signature=signature, constexprs=dict(kwargs)),
-                       target=GPUTarget("cuda", arch, 32), options={"num_warps": 4})
-        print(f"compiled {fn.__name__}", flush=True)
+        assert options, f"{fn.__name__}: launched without num_warps/maxnreg"
+        compiled = triton.compile(ASTSource(fn=fn, signature=signature, constexprs=dict(kwargs)),
+                                  target=GPUTarget("cuda", arch, 32), options=options)
+        sass, usage = _cuobjdump(compiled)
+        registers = int(re.search(r"REG:(\d+)", usage).group(1))
+        stack = int(re.search(r"STACK:(\d+)", usage).group(1))
+        # ptxas's 32-register default spills tens of KB per thread: never left to it.
+        assert registers > 32, f"{fn.__name__}: {registers} registers ({usage.strip()})"
+        if dtype != torch.float32 or tf32:
+            # Tensor-core paths: the issue's spill budgets (exact fp32 dots still spill, see
+            # the kernel module's LAUNCH_OPTIONS note). Stack bytes include spills.
+            limit = 1024 if "backward" in fn.__name__ else 64
+            assert stack <= limit, f"{fn.__name__}: {stack} B of stack per thread ({usage})"
+        tensor_ops = len(re.findall(r"\b(?:HMMA|HGMMA|WGMMA)\b", sass))
+        print(f"compiled {fn.__name__}: {options}, {registers} registers, stack {stack} B, "
+              f"tensor-core ops {tensor_ops}", flush=True)
+
+
+def _cuobjdump(compiled):
+    """(SASS, resource usage) of a compiled kernel, from the cuobjdump Triton ships."""
+    import tempfile
+
+    import triton
+    tool = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "kernel.cubin")
+        with open(path, "wb") as f:
+            f.write(compiled.asm["cubin"])
+        return [subprocess.run([tool, flag, path], capture_output=True, text=True,
+                               check=True).stdout for flag in ("-sass", "-res-usage")]
 
 
 if __name__ == "__main__":

@@ -69,146 +69,39 @@ with ``backend="triton"``; eager calls use :class:`CrossModalAttentionFunction`)
 registered ``torch.ops.slr_fused.cross_modal_attention`` op (with a fake implementation and
 ``register_autograd``), which the same entry point uses under ``torch.compile`` so the compiled
 graph holds one op. :func:`cross_modal_attention_flops` gives the analytic FLOP count.
+
+Layout (read top-down like a Liger-Kernel op): this file holds the Triton kernels (projection,
+forward, maps, backward), their launchers and the autograd Function with the entry point. Beside
+it in ``kernels/``: ``cross_modal_jit.py`` (the small ``@triton.jit`` helpers and the ``PREC_*``
+codes), ``cross_modal_plan.py`` (:class:`CrossModalPlan`, parameter packing and its cache),
+``cross_modal_launch.py`` (dot precision, tile sizes, launch options per architecture),
+``cross_modal_op.py`` (the ``torch.library`` registration, imported at the end of this file) and
+``cross_modal_flops.py`` (the FLOP count). Every public name (and the private ones tests and the
+kernel lab use) is re-exported here, so ``slr_fused.kernels.cross_modal_attention`` stays the one
+import. Patch ``_interpreting`` in ``cross_modal_launch`` (where ``dot_precision`` and
+``_block_sizes`` look it up) and in this module (the launchers and ``_validate``).
 """
 
 import math
-import os
-import warnings
-import weakref
-from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
 import triton
 import triton.language as tl
 from torch.autograd.function import once_differentiable
 
-# Finite, so that a key block that is entirely padding never computes inf - inf; a constexpr
-# because compiled Triton refuses plain Python globals.
-MASK_VALUE = tl.constexpr(-1.0e30)
-SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-MODALITY_CODES = {"lh": 0, "rh": 1, "body": 2}
-MAP_DIRECTIONS = ("lh_from_rh", "rh_from_lh")
-
-
-# ----------------------------------------------------------------------------------------------
-# Small jit helpers
-# ----------------------------------------------------------------------------------------------
-
-
-# Dot precision of a launch (constexpr PREC), chosen by :func:`dot_precision` from the input
-# dtype as PyTorch chooses for its own matmuls: 16-bit inputs multiply 16-bit operands on the
-# tensor cores, fp32 inputs follow ``torch.get_float32_matmul_precision()``. Accumulation,
-# softmax and LayerNorm statistics stay fp32 in every case.
-PREC_IEEE, PREC_TF32, PREC_BF16, PREC_FP16 = 0, 1, 2, 3
-PRECISION_NAMES = {PREC_IEEE: "ieee", PREC_TF32: "tf32", PREC_BF16: "bf16", PREC_FP16: "fp16"}
-# Q, K and V are stored in the dots' operand dtype: a 16-bit dot would round them anyway.
-PROJECTION_DTYPES = {PREC_BF16: torch.bfloat16, PREC_FP16: torch.float16}
-
-
-@triton.jit
-def _mm(a, b, PREC: tl.constexpr):
-    """fp32-accumulated product of two fp32 tiles with the launch's operand precision."""
-    if PREC == 2:
-        return tl.dot(a.to(tl.bfloat16), b.to(tl.bfloat16), out_dtype=tl.float32)
-    elif PREC == 3:
-        return tl.dot(a.to(tl.float16), b.to(tl.float16), out_dtype=tl.float32)
-    elif PREC == 1:
-        return tl.dot(a, b, input_precision="tf32")
-    else:
-        # exact fp32 (FFMA): on a GPU a plain fp32 dot would default to TF32.
-        return tl.dot(a, b, input_precision="ieee")
-
-
-@triton.jit
-def _load_rows(ptr, b, rows, T, D, DP: tl.constexpr):
-    """(len(rows), DP) fp32 tile of a contiguous (B, T, D) tensor, zero outside (T, D)."""
-    offs_d = tl.arange(0, DP)
-    mask = (rows[:, None] < T) & (offs_d[None, :] < D)
-    x = tl.load(ptr + (b * T + rows[:, None]) * D + offs_d[None, :], mask=mask, other=0.0)
-    return x.to(tl.float32)
-
-
-@triton.jit
-def _store_rows(ptr, val, b, rows, T, D, DP: tl.constexpr):
-    offs_d = tl.arange(0, DP)
-    mask = (rows[:, None] < T) & (offs_d[None, :] < D)
-    tl.store(ptr + (b * T + rows[:, None]) * D + offs_d[None, :],
-             val.to(ptr.dtype.element_ty), mask=mask)
-
-
-@triton.jit
-def _key_valid(mask_ptr, b, cols, T, HAS_MASK: tl.constexpr):
-    ok = cols < T
-    if HAS_MASK:
-        pad = tl.load(mask_ptr + b * T + cols, mask=ok, other=1)
-        ok = ok & (pad == 0)
-    return ok
-
-
-@triton.jit
-def _head_w(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr):
-    """(DHP, DP) block of a packed (E, H, DHP, DP) weight."""
-    r = tl.arange(0, DHP)
-    c = tl.arange(0, DP)
-    return tl.load(ptr + ((e * H + h) * DHP + r[:, None]) * DP + c[None, :])
-
-
-@triton.jit
-def _head_b(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr):
-    return tl.load(ptr + (e * H + h) * DHP + tl.arange(0, DHP))
-
-
-@triton.jit
-def _square_w(ptr, idx, DP: tl.constexpr):
-    """(DP, DP) block number ``idx`` of a packed (..., DP, DP) weight."""
-    r = tl.arange(0, DP)
-    return tl.load(ptr + (idx * DP + r[:, None]) * DP + r[None, :])
-
-
-@triton.jit
-def _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H: tl.constexpr, DHP: tl.constexpr,
-        DP: tl.constexpr, PREC: tl.constexpr):
-    k = _mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bk_ptr, e, h, H, DHP)[None, :]
-    v = _mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bv_ptr, e, h, H, DHP)[None, :]
-    return k, v
-
-
-@triton.jit
-def _load_proj(qkv_ptr, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
-    """(len(rows), DHP) fp32 tile of Q (c=0), K (1) or V (2) of direction e, head h, written
-    by the projection kernel into its (E, 3, B, H, T, DHP) buffer; zero outside T."""
-    offs = tl.arange(0, DHP)
-    base = (((e * 3 + c) * B + b) * H + h) * T
-    x = tl.load(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
-                mask=(rows < T)[:, None], other=0.0)
-    return x.to(tl.float32)
-
-
-@triton.jit
-def _store_proj(qkv_ptr, val, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
-    offs = tl.arange(0, DHP)
-    base = (((e * 3 + c) * B + b) * H + h) * T
-    tl.store(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
-             val.to(qkv_ptr.dtype.element_ty), mask=(rows < T)[:, None])
-
-
-@triton.jit
-def _acc(ptr, val):
-    """Add into an fp32 weight-gradient accumulator row shared by several programs."""
-    tl.atomic_add(ptr, val, sem="relaxed")
-
-
-@triton.jit
-def _pick6(k, a0, a1, a2, a3, a4, a5):
-    return tl.where(k == 0, a0, tl.where(k == 1, a1, tl.where(k == 2, a2, tl.where(
-        k == 3, a3, tl.where(k == 4, a4, a5)))))
-
-
-@triton.jit
-def _pick3(k, a, b, c):
-    return tl.where(k == 0, a, tl.where(k == 1, b, c))
+from .cross_modal_flops import cross_modal_attention_flops  # noqa: F401 (re-export)
+from .cross_modal_jit import (MASK_VALUE, PREC_BF16, PREC_FP16, PREC_IEEE,  # noqa: F401
+                              PREC_TF32, PRECISION_NAMES, _acc, _head_b, _head_w, _key_valid,
+                              _kv, _load_proj, _load_rows, _mm, _pick, _pick3, _pick6,
+                              _square_w, _store_proj, _store_rows)
+from .cross_modal_launch import (LAUNCH_OPTIONS, PROJECTION_DTYPES, _CAPABILITY,  # noqa: F401
+                                 _DEFAULT_OPTIONS, _block_sizes, _capability_major,
+                                 _interpreting, dot_precision, launch_options)
+from .cross_modal_plan import (MAP_DIRECTIONS, MODALITY_CODES, SUPPORTED_DTYPES,  # noqa: F401
+                               CrossModalPlan, _check_dot_dim, _check_tiles, _COMPILED_PACK,
+                               _module_state, _pad_dim, make_plan, pack_parameters,
+                               packed_parameters, plan_from_config, plan_to_config)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,14 +202,6 @@ def _fwd_direction(
         tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, lse, mask=row_ok)
         f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP), PREC)
     return f
-
-
-@triton.jit
-def _pick(k, a, b, c):
-    """Slot k's value among three (pointers included): one copy of the code serves every slot,
-    where a constexpr slot index would inline the whole program three times (and triple the
-    ptxas time)."""
-    return tl.where(k == 0, a, tl.where(k == 1, b, c))
 
 
 @triton.jit
@@ -825,21 +710,8 @@ def _cross_modal_attention_backward_key_kernel(
 
 
 # ----------------------------------------------------------------------------------------------
-# Launch planning and parameter packing
+# Launchers
 # ----------------------------------------------------------------------------------------------
-
-
-def _pad_dim(d: int) -> int:
-    """The padded size of a ``tl.dot`` dimension: GPUs need >= 16 and Triton a power of two."""
-    return max(16, triton.next_power_of_2(int(d)))
-
-
-def _check_dot_dim(name: str, padded: int, actual: int) -> None:
-    # Raised explicitly (not ``assert``) so that CPU CI under ``python -O`` still catches a
-    # tile the interpreter would accept and a GPU would refuse to compile.
-    if padded < 16 or padded & (padded - 1) or padded < actual:
-        raise AssertionError(f"tl.dot dimension {name} = {padded} must be a power of two >= "
-                             f"max(16, {actual})")
 
 
 # Rows of the fp32 weight-gradient accumulators (see cross_modal_attention_backward): at most
@@ -856,342 +728,6 @@ def _fresh(*shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
     if _POISON is not None:
         out.fill_(_POISON)
     return out
-
-
-def _interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
-def dot_precision(dtype: torch.dtype) -> int:
-    """The operand precision (``PREC_*``) of the kernels' dots for inputs of ``dtype``.
-
-    bf16/fp16 inputs: 16-bit operands on the tensor cores, fp32 accumulation (autocast's
-    choice). fp32 inputs: ``torch.get_float32_matmul_precision()`` as for PyTorch's matmuls,
-    "highest" exact fp32, "high"/"medium" TF32 (10 mantissa bits). The interpreter cannot
-    multiply bf16 (it multiplies the bit patterns), so there bf16 inputs use exact dots;
-    bf16 tensor-core dots are checked by compiling for the GPU (test_gpu_compile.py).
-    """
-    if dtype == torch.float16:
-        return PREC_FP16
-    if dtype == torch.bfloat16:
-        return PREC_IEEE if _interpreting() else PREC_BF16
-    return PREC_IEEE if torch.get_float32_matmul_precision() == "highest" else PREC_TF32
-
-
-@dataclass(frozen=True)
-class CrossModalPlan:
-    """Everything the kernels specialise on, derived once from the module's configuration.
-
-    targets: per target slot k, (modality, [(direction index, source modality)...]).
-    sources: per modality slot j (every modality that is a source or a target),
-        (modality, is_target, [(direction index, target modality)...]).
-    maps: per map slot, (direction name, direction index).
-    """
-
-    dims: Tuple[Tuple[str, int], ...]
-    directions: Tuple[Tuple[str, str], ...]
-    heads: int
-    gating: bool
-    targets: Tuple[Tuple[str, Tuple[Tuple[int, str], ...]], ...]
-    sources: Tuple[Tuple[str, bool, Tuple[Tuple[int, str], ...]], ...]
-    maps: Tuple[Tuple[str, int], ...]
-    eps: Tuple[Tuple[str, float], ...]
-    dp: int
-    dhp: int
-
-    def dim(self, m: str) -> int:
-        return dict(self.dims)[m]
-
-    def eps_of(self, m: str) -> float:
-        return dict(self.eps)[m]
-
-    def map_slot(self, e: int) -> int:
-        return next((j for j, (_, idx) in enumerate(self.maps) if idx == e), -1)
-
-
-def make_plan(module) -> CrossModalPlan:
-    """The plan of a ``CrossModalAttention`` module (cached on its configuration)."""
-    directions = tuple(tuple(p) for p in module.directions)
-    eps = tuple((m, float(module.norms[m].eps)) for m in MODALITY_CODES if m in module.norms)
-    return _make_plan(tuple((m, int(module.dims[m])) for m in MODALITY_CODES), directions,
-                      int(module.num_heads), bool(module.use_gating), eps)
-
-
-_PLANS = {}
-
-
-def _make_plan(dims, directions, heads, gating, eps) -> CrossModalPlan:
-    key = (dims, directions, heads, gating, eps)
-    if torch.compiler.is_compiling():  # Dynamo must not see the cache's mutation
-        return _build_plan(*key)
-    if key not in _PLANS:
-        _PLANS[key] = _build_plan(*key)
-    return _PLANS[key]
-
-
-def _build_plan(dims, directions, heads, gating, eps) -> CrossModalPlan:
-    modalities = tuple(MODALITY_CODES)
-    dim = dict(dims)
-    targets = tuple(
-        (m, tuple((e, s) for e, (t, s) in enumerate(directions) if t == m))
-        for m in modalities if any(t == m for t, _ in directions))
-    sources = tuple(
-        (m, any(t == m for t, _ in directions),
-         tuple((e, t) for e, (t, s) in enumerate(directions) if s == m))
-        for m in modalities if any(m in p for p in directions))
-    names = [f"{t}_from_{s}" for t, s in directions]
-    maps = tuple((n, names.index(n)) for n in MAP_DIRECTIONS if n in names)
-    if any(len(srcs) > 2 for _, srcs in targets):
-        raise ValueError("cross-modal attention kernels support at most two sources per target")
-    dp = _pad_dim(max(dim.values()))
-    dhp = _pad_dim(max(dim[t] // heads for t, _ in directions))
-    return CrossModalPlan(dims, directions, heads, gating, targets, sources, maps, eps, dp, dhp)
-
-
-def plan_to_config(plan: CrossModalPlan) -> str:
-    """The plan as a string, the form a ``torch.library`` op can take as an argument.
-
-    Plain string formatting (no json) so that Dynamo can trace it under ``fullgraph=True``.
-    """
-    return "|".join([
-        ",".join(f"{m}:{d}" for m, d in plan.dims),
-        ",".join(f"{t}>{s}" for t, s in plan.directions),
-        str(plan.heads), "1" if plan.gating else "0",
-        ",".join(f"{m}:{e!r}" for m, e in plan.eps)])
-
-
-def plan_from_config(config: str) -> CrossModalPlan:
-    dims, directions, heads, gating, eps = config.split("|")
-    pairs = [item.split(":") for item in dims.split(",")]
-    eps_pairs = [item.split(":") for item in eps.split(",") if item]
-    return _make_plan(tuple((m, int(d)) for m, d in pairs),
-                      tuple(tuple(p.split(">")) for p in directions.split(",")), int(heads),
-                      gating == "1", tuple((m, float(e)) for m, e in eps_pairs))
-
-
-def _module_tensors(module, plan: CrossModalPlan) -> List[torch.Tensor]:
-    """The parameters the packing reads, in the order :func:`_pack_tensors` expects."""
-    tensors = []
-    for t, s in plan.directions:
-        name = f"{t}_from_{s}"
-        proj, att = module.projections[name], module.attentions[name]
-        tensors += [att.in_proj_weight, att.in_proj_bias, proj.weight, proj.bias,
-                    att.out_proj.weight, att.out_proj.bias]
-    for m, _ in plan.targets:
-        if plan.gating:
-            tensors += [module.gates[m].weight, module.gates[m].bias]
-        tensors += [module.norms[m].weight, module.norms[m].bias]
-    return tensors
-
-
-def _pack_tensors(plan: CrossModalPlan, *tensors: torch.Tensor) -> List[torch.Tensor]:
-    H, DP, DHP = plan.heads, plan.dp, plan.dhp
-    packed = {n: [] for n in ("wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo")}
-    it = iter(tensors)
-
-    def head_rows(w, dh):  # (H*dh, n) -> (H, DHP, DP)
-        return F.pad(w.reshape(H, dh, w.shape[1]), (0, DP - w.shape[1], 0, DHP - dh))
-
-    def head_bias(v, dh):
-        return F.pad(v.reshape(H, dh), (0, DHP - dh))
-
-    for t, _ in plan.directions:
-        w_in, b_in, w_p, b_p, w_o, b_o = (next(it).float() for _ in range(6))
-        d, dh = plan.dim(t), plan.dim(t) // H
-        w_q, w_k, w_v = w_in.split(d)
-        b_q, b_k, b_v = b_in.split(d)
-        scale = 1.0 / math.sqrt(dh)
-        packed["wq"].append(head_rows(w_q * scale, dh))
-        packed["bq"].append(head_bias(b_q * scale, dh))
-        packed["wk"].append(head_rows(w_k @ w_p, dh))
-        packed["bk"].append(head_bias(w_k @ b_p + b_k, dh))
-        packed["wv"].append(head_rows(w_v @ w_p, dh))
-        packed["bv"].append(head_bias(w_v @ b_p + b_v, dh))
-        packed["wo"].append(head_rows(w_o.t(), dh))
-        packed["bo"].append(F.pad(b_o, (0, DP - d)))
-    out = [torch.stack(packed[n]) for n in ("wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo")]
-
-    wg, bg, lnw, lnb = [], [], [], []
-    for m, srcs in plan.targets:
-        d, n_in = plan.dim(m), 1 + len(srcs)
-        if plan.gating:
-            w_g, b_g = next(it).float(), next(it).float()
-            blocks = w_g.reshape(d, n_in, d).permute(1, 0, 2)
-            wg.append(F.pad(blocks, (0, DP - d, 0, DP - d, 0, 3 - n_in)))
-            bg.append(F.pad(b_g, (0, DP - d)))
-        lnw.append(F.pad(next(it).float(), (0, DP - d)))
-        lnb.append(F.pad(next(it).float(), (0, DP - d)))
-    K = len(plan.targets)
-    if plan.gating:
-        out += [torch.stack(wg), torch.stack(bg)]
-    else:  # never read by the kernels; a constant so no gradient is asked for
-        out += [out[0].new_zeros(K, 3, DP, DP), out[0].new_zeros(K, DP)]
-    out += [torch.stack(lnw), torch.stack(lnb)]
-    return out
-
-
-# Eagerly the packing is ~120 tiny kernels forward and as many backward, more launches than
-# the whole eager reference. On a GPU it is compiled once (inductor fuses it into a handful of
-# kernels). SLR_FUSED_COMPILE_PACKING: "auto" (CUDA only, default), "1" (always), "0" (never);
-# SLR_FUSED_PACKING_BACKEND picks the torch.compile backend (default inductor).
-_COMPILED_PACK = {}
-
-
-def _compiled_packing(example: torch.Tensor):
-    mode = os.environ.get("SLR_FUSED_COMPILE_PACKING", "auto")
-    if mode == "0" or (mode == "auto" and not example.is_cuda) or torch.compiler.is_compiling():
-        return None
-    backend = os.environ.get("SLR_FUSED_PACKING_BACKEND", "inductor")
-    if backend not in _COMPILED_PACK:
-        _COMPILED_PACK[backend] = torch.compile(_pack_tensors, backend=backend, dynamic=False)
-    return _COMPILED_PACK[backend]
-
-
-def pack_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
-    """The module's parameters in the kernels' padded layout, built with differentiable ops.
-
-    Args:
-        module: the ``CrossModalAttention`` whose parameters are read (never copied out of
-            autograd: gradients of the packed tensors reach the original parameters).
-        plan: from :func:`make_plan`.
-
-    Returns:
-        [wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb], fp32:
-        wq/wk/wv/wo (E, H, DHP, DP), bq/bk/bv (E, H, DHP), bo (E, DP), wg (K, 3, DP, DP),
-        bg/lnw/lnb (K, DP). wq/bq carry the softmax scale, wk/bk and wv/bv the projection
-        (``Wk Wp``, ``Wk bp + bk``), wo is stored transposed per head (``Wo[:, head]^T``).
-    """
-    tensors = _module_tensors(module, plan)
-    compiled = _compiled_packing(tensors[0])
-    if compiled is not None:
-        try:
-            return list(compiled(plan, *tensors))
-        except Exception as exc:  # a compiler problem must cost speed, never correctness
-            warnings.warn(f"cross-modal attention: compiled parameter packing failed ({exc!r:.200}); "
-                          "packing eagerly from now on", RuntimeWarning, stacklevel=2)
-            os.environ["SLR_FUSED_COMPILE_PACKING"] = "0"
-    return _pack_tensors(plan, *tensors)
-
-
-class _ModuleState:
-    """What a module's calls reuse: its plan, the tensors the packing reads, the last packing.
-
-    Found again through a cheap configuration key, so a cached call never walks
-    ``module.parameters()`` (a recursive generator over the ModuleDicts, tens of microseconds).
-    """
-
-    __slots__ = ("config", "plan", "tensors", "versions", "packed")
-
-    def __init__(self, config, plan, tensors):
-        self.config, self.plan, self.tensors = config, plan, tensors
-        self.versions, self.packed = None, None
-
-
-_MODULE_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _module_state(module) -> _ModuleState:
-    # Swapping a submodule of a module that already ran (rather than changing its parameters)
-    # is not noticed; the configuration below is.
-    config = (module.num_heads, module.use_gating, tuple(map(tuple, module.directions)))
-    state = _MODULE_STATE.get(module)
-    if state is None or state.config != config:
-        for name, att in module.attentions.items():
-            if not att._qkv_same_embed_dim or att.in_proj_bias is None or att.bias_k is not None \
-                    or att.add_zero_attn:
-                raise ValueError(f"cross_modal_attention_triton: attention {name} must be a plain "
-                                 "nn.MultiheadAttention with bias (as CrossModalAttention builds "
-                                 "it)")
-        plan = make_plan(module)
-        state = _ModuleState(config, plan, _module_tensors(module, plan))
-        _MODULE_STATE[module] = state
-    return state
-
-
-def packed_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
-    """:func:`pack_parameters`, cached across calls when no gradient is needed.
-
-    Inference reuses the packing while the parameters are unchanged: same storage and same
-    version counter (an optimizer step, ``load_state_dict`` or any in-place update bumps the
-    version; ``module.to``/``.half()`` change the storage). That removes the packing's small
-    torch kernels from every no-grad call.
-    """
-    state = _module_state(module)
-    tensors = state.tensors
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return pack_parameters(module, plan)
-    # Every version counter (in-place updates), and the storage of the first and last tensor
-    # (``module.to``/``.half()`` replace them all at once): a tuple of ints, no per-tensor calls.
-    versions = (*[t._version for t in tensors], tensors[0].data_ptr(), tensors[-1].data_ptr())
-    if state.packed is not None and state.versions == versions:
-        return state.packed
-    with torch.no_grad():
-        packed = [t.detach() for t in pack_parameters(module, plan)]
-    state.versions, state.packed = versions, packed
-    return packed
-
-
-def _block_sizes(T: int) -> Tuple[int, int]:
-    # 16 keeps the interpreter fast; on a GPU 32-row tiles keep the (32, 64) fp32 epilogue
-    # tiles in registers while still giving B * T / 32 programs. Larger tiles shrink the
-    # weight-gradient partial buffers (one row per program); SLR_FUSED_CMA_BLOCK overrides the
-    # choice for tuning.
-    override = os.environ.get("SLR_FUSED_CMA_BLOCK")
-    if override:
-        return int(override), int(override)
-    block = 16 if (_interpreting() or T <= 16) else 32
-    return block, block
-
-
-# Launch options per architecture family, read off ptxas for every kernel, head count and
-# precision (B=32, T=204; tests/kernels/test_gpu_compile.py compiles them). Without an explicit
-# ``maxnreg`` ptxas settled on its 32-register default for 1 and 2 heads and spilled 30-95 KB per
-# thread; 8 warps halve each thread's share of the (32, 64) tiles, which removed most spills
-# (e.g. forward, 1 head, fp16 on sm_90: 344 B of stack at 4 warps, 64 B at 8). 8 warps x 255
-# registers fill one SM's 64K registers: one CTA of 8 warps per SM on H100 and on Orin.
-# Key: (major compute capability, kernel) -> options; None: any other architecture.
-LAUNCH_OPTIONS = {
-    (9, "forward"): dict(num_warps=8, maxnreg=255),
-    (9, "maps"): dict(num_warps=8, maxnreg=255),
-    (9, "backward_query"): dict(num_warps=8, maxnreg=255),
-    (9, "backward_key"): dict(num_warps=8, maxnreg=255),
-    (8, "forward"): dict(num_warps=8, maxnreg=255),
-    (8, "maps"): dict(num_warps=8, maxnreg=255),
-    (8, "backward_query"): dict(num_warps=8, maxnreg=255),
-    (8, "backward_key"): dict(num_warps=8, maxnreg=255),
-}
-_DEFAULT_OPTIONS = dict(num_warps=8, maxnreg=255)
-for _major in (8, 9):
-    LAUNCH_OPTIONS[(_major, "projection")] = dict(num_warps=8, maxnreg=255)
-_CAPABILITY = {}
-
-
-def launch_options(kernel: str, device: torch.device) -> dict:
-    """``num_warps``/``maxnreg`` for a launch of ``kernel`` on ``device`` (the interpreter
-    ignores them). Capabilities are cached per device: no driver call per launch."""
-    return LAUNCH_OPTIONS.get((_capability_major(device), kernel), _DEFAULT_OPTIONS)
-
-
-def _capability_major(device: torch.device) -> int:
-    key = (device.type, device.index)  # hashing a torch.device costs microseconds
-    major = _CAPABILITY.get(key)
-    if major is None:
-        major = torch.cuda.get_device_capability(device)[0] if device.type == "cuda" else 9
-        _CAPABILITY[key] = major
-    return major
-
-
-def _check_tiles(plan: CrossModalPlan, block_m: int, block_n: int) -> None:
-    dims = dict(plan.dims)
-    _check_dot_dim("DP (feature)", plan.dp, max(dims.values()))
-    _check_dot_dim("DHP (head)", plan.dhp, max(dims[t] // plan.heads for t, _ in plan.directions))
-    _check_dot_dim("BLOCK_M", block_m, 16)
-    _check_dot_dim("BLOCK_N", block_n, 16)
-
-
-# ----------------------------------------------------------------------------------------------
-# Launchers
-# ----------------------------------------------------------------------------------------------
 
 
 def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, want_maps: bool):
@@ -1502,108 +1038,6 @@ def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
                      CrossModalExtras)
 
 
-# ----------------------------------------------------------------------------------------------
-# torch.library registration: one op for torch.compile and the profiler
-# ----------------------------------------------------------------------------------------------
-# The eager path above uses the autograd.Function (the cheapest Python boundary). Under
-# torch.compile the block goes through these ops instead, so Dynamo sees one opaque op with a
-# fake (meta) implementation rather than tracing into Triton launches. The plan travels as a
-# JSON string; O and the log-sum-exp are extra outputs because register_autograd can only save
-# inputs and outputs.
-
-
-@torch.library.custom_op("slr_fused::cross_modal_attention", mutates_args=())
-def _cma_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
-            key_padding_mask: Optional[torch.Tensor], params: List[torch.Tensor], config: str,
-            want_maps: bool) -> List[torch.Tensor]:
-    plan = plan_from_config(config)
-    feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
-    mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
-    outputs, maps, o, lse, qkv = cross_modal_attention_forward(plan, feats, mask8, params,
-                                                               want_maps)
-    return [*outputs, maps, o, lse, qkv]
-
-
-@_cma_op.register_fake
-def _cma_op_fake(lh, rh, body, key_padding_mask, params, config, want_maps):
-    plan = plan_from_config(config)
-    feats = {"lh": lh, "rh": rh, "body": body}
-    B, T = lh.shape[:2]
-    E, H = len(plan.directions), plan.heads
-    nmap = len(plan.maps) if want_maps else 0
-    return ([feats[m].new_empty(feats[m].shape) for m, _ in plan.targets]
-            + [lh.new_empty(nmap, B, T, T), lh.new_empty(E, B, T, H, plan.dhp, dtype=torch.float32),
-               lh.new_empty(E, B, H, T, dtype=torch.float32),
-               lh.new_empty(E, 3, B, H, T, plan.dhp, dtype=PROJECTION_DTYPES.get(
-                   dot_precision(lh.dtype), torch.float32))])
-
-
-@torch.library.custom_op("slr_fused::cross_modal_attention_backward", mutates_args=())
-def _cma_backward_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
-                     key_padding_mask: Optional[torch.Tensor], params: List[torch.Tensor],
-                     o: torch.Tensor, lse: torch.Tensor, qkv: torch.Tensor,
-                     grad_outputs: List[torch.Tensor],
-                     grad_maps: Optional[torch.Tensor], config: str) -> List[torch.Tensor]:
-    plan = plan_from_config(config)
-    feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
-    mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
-    grad_feats, grad_params = cross_modal_attention_backward(
-        plan, feats, mask8, params, o, lse, qkv, list(grad_outputs), grad_maps)
-    dfeats = [grad_feats.get(m, torch.zeros_like(feats[m])) for m in MODALITY_CODES]
-    return dfeats + [torch.zeros_like(p) if g is None else g for p, g in zip(params, grad_params)]
-
-
-@_cma_backward_op.register_fake
-def _cma_backward_op_fake(lh, rh, body, key_padding_mask, params, o, lse, qkv, grad_outputs,
-                          grad_maps, config):
-    return [x.new_empty(x.shape) for x in (lh, rh, body)] + [p.new_empty(p.shape) for p in params]
-
-
-def _cma_op_setup_context(ctx, inputs, output):
-    lh, rh, body, mask, params, config, want_maps = inputs
-    plan = plan_from_config(config)
-    ctx.config, ctx.want_maps, ctx.n_targets = config, want_maps, len(plan.targets)
-    ctx.has_maps = want_maps and bool(plan.maps)
-    ctx.mask = mask
-    ctx.save_for_backward(lh, rh, body, output[-3], output[-2], output[-1], *params)
-
-
-def _cma_op_backward(ctx, grads):
-    lh, rh, body, o, lse, qkv, *params = ctx.saved_tensors
-    feats = {"lh": lh, "rh": rh, "body": body}
-    plan = plan_from_config(ctx.config)
-    K = ctx.n_targets
-    grad_outputs = [g if g is not None else torch.zeros_like(feats[m])
-                    for g, (m, _) in zip(grads[:K], plan.targets)]
-    grad_maps = grads[K] if ctx.has_maps else None
-    res = _cma_backward_op(lh, rh, body, ctx.mask, params, o, lse, qkv, grad_outputs, grad_maps,
-                           ctx.config)
-    return res[0], res[1], res[2], None, list(res[3:]), None, None
-
-
-torch.library.register_autograd("slr_fused::cross_modal_attention", _cma_op_backward,
-                                setup_context=_cma_op_setup_context)
-
-
-def op_arguments(module, lh, rh, body, key_padding_mask=None, want_maps=False):
-    """Positional arguments of ``torch.ops.slr_fused.cross_modal_attention`` for a module."""
-    plan = make_plan(module)
-    return (lh, rh, body, key_padding_mask, pack_parameters(module, plan), plan_to_config(plan),
-            bool(want_maps) and bool(plan.maps))
-
-
-def cross_modal_attention_op(module, lh, rh, body, key_padding_mask=None, return_extras=False):
-    """:func:`cross_modal_attention_triton` through the registered op (what torch.compile sees)."""
-    from slr_fused.models.cross_modal import CrossModalExtras
-
-    _validate(module, lh, rh, body, key_padding_mask)
-    plan = make_plan(module)
-    args = op_arguments(module, lh, rh, body, key_padding_mask, return_extras)
-    results = torch.ops.slr_fused.cross_modal_attention(*args)
-    return _assemble(plan, results, {"lh": lh, "rh": rh, "body": body}, module, return_extras,
-                     CrossModalExtras)
-
-
 def _assemble(plan, results, hidden, module, return_extras, extras_cls):
     by_target = {m: results[k] for k, (m, _) in enumerate(plan.targets)}
     outputs = tuple(by_target.get(m, hidden[m]) for m in MODALITY_CODES)
@@ -1617,28 +1051,5 @@ def _assemble(plan, results, hidden, module, return_extras, extras_cls):
     return outputs, extras
 
 
-# ----------------------------------------------------------------------------------------------
-# FLOPs
-# ----------------------------------------------------------------------------------------------
-
-
-def cross_modal_attention_flops(module, batch: int, length: int) -> int:
-    """Analytic FLOPs of the block's forward, one multiply-add = one flop (fvcore's convention).
-
-    Counts every matrix product of the reference: per direction i <- j the projection
-    (T d_j d_i), the q/k/v in-projections (3 T d_i^2), scores and probabilities @ values
-    (2 T^2 d_i over all heads), the out-projection (T d_i^2); per target the gate
-    (T (1 + |S_i|) d_i^2). Softmax, sigmoid, LayerNorm and the elementwise ops are not counted,
-    as fvcore's defaults skip them; use it as the handle for this op (fvcore cannot see inside
-    it) or to check an fvcore count of the reference, whose SDPA call fvcore also skips.
-    """
-    dims, T = module.dims, int(length)
-    total = 0
-    for t, s in module.directions:
-        d = dims[t]
-        total += T * dims[s] * d + 3 * T * d * d + 2 * T * T * d + T * d * d
-    if module.use_gating:
-        for m, srcs in module.sources.items():
-            if srcs:
-                total += T * (1 + len(srcs)) * dims[m] * dims[m]
-    return int(batch) * total
+# The torch.library ops (registered on import) and their entry point.
+from .cross_modal_op import cross_modal_attention_op, op_arguments  # noqa: E402,F401

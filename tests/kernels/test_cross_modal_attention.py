@@ -19,6 +19,7 @@ triton = pytest.importorskip("triton", reason="Triton is not installed: the fuse
                                               "cannot be tested (pip install -e .[kernels])")
 
 import slr_fused.kernels.cross_modal_attention as cma  # noqa: E402
+import slr_fused.kernels.cross_modal_launch as cross_modal_launch  # noqa: E402
 from slr_fused.models.cross_modal import VALID_HEADS, CrossModalAttention  # noqa: E402
 
 DEVICE = "cuda" if (torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1") \
@@ -239,9 +240,9 @@ def test_dot_precision_follows_dtype_and_torch_setting(dtype, setting, expected)
 
 
 def test_bfloat16_dots_use_bfloat16_operands_on_the_gpu(monkeypatch):
-    monkeypatch.setattr(cma, "_interpreting", lambda: False)
+    monkeypatch.setattr(cross_modal_launch, "_interpreting", lambda: False)
     assert cma.dot_precision(torch.bfloat16) == cma.PREC_BF16
-    monkeypatch.setattr(cma, "_interpreting", lambda: True)  # bit patterns there: exact dots
+    monkeypatch.setattr(cross_modal_launch, "_interpreting", lambda: True)  # bit patterns there: exact dots
     assert cma.dot_precision(torch.bfloat16) == cma.PREC_IEEE
 
 
@@ -532,7 +533,7 @@ def test_cached_no_grad_call_has_no_syncs_and_few_kernels():
 def test_weight_gradient_scratch_is_bounded(heads, monkeypatch):
     """The issue's budget: <= 64 MB of weight-gradient scratch at B=128, T=256 (GPU tiles)."""
     import math
-    monkeypatch.setattr(cma, "_interpreting", lambda: False)
+    monkeypatch.setattr(cross_modal_launch, "_interpreting", lambda: False)
     plan = cma.make_plan(CrossModalAttention(num_heads=heads))
     bm, bn = cma._block_sizes(256)
     shapes = cma.weight_gradient_shapes(plan, 128, triton.cdiv(256, bm), triton.cdiv(256, bn))

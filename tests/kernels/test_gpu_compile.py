@@ -74,7 +74,8 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
                  "_cross_modal_attention_backward_query_kernel",
                  "_cross_modal_attention_backward_key_kernel"):
         setattr(cma, name, Capture(getattr(cma, name)))
-    cma._interpreting = lambda: False  # GPU tile sizes
+    import slr_fused.kernels.cross_modal_launch as cross_modal_launch
+    cma._interpreting = cross_modal_launch._interpreting = lambda: False  # GPU tile sizes
     cma._CAPABILITY[("cpu", None)] = arch // 10  # the target's launch choices
 
     module = eval(f"CrossModalAttention({kwargs_text})")  # noqa: S307 (test-local literals)

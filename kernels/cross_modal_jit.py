@@ -1,0 +1,132 @@
+"""Small ``@triton.jit`` helpers of the cross-modal attention kernels.
+
+Loads and stores of padded row tiles, per-head weight tiles, the launch-precision dot
+(:func:`_mm`), the shared-row weight-gradient accumulation and the run-time slot pickers. The
+kernels themselves (``kernels/cross_modal_attention.py``) are built from these.
+"""
+
+import triton
+import triton.language as tl
+
+# Finite, so that a key block that is entirely padding never computes inf - inf; a constexpr
+# because compiled Triton refuses plain Python globals.
+MASK_VALUE = tl.constexpr(-1.0e30)
+
+# Dot precision of a launch (constexpr PREC), chosen by ``dot_precision`` (cross_modal_launch)
+# from the input dtype as PyTorch chooses for its own matmuls: 16-bit inputs multiply 16-bit
+# operands on the tensor cores, fp32 inputs follow ``torch.get_float32_matmul_precision()``.
+# Accumulation, softmax and LayerNorm statistics stay fp32 in every case.
+PREC_IEEE, PREC_TF32, PREC_BF16, PREC_FP16 = 0, 1, 2, 3
+PRECISION_NAMES = {PREC_IEEE: "ieee", PREC_TF32: "tf32", PREC_BF16: "bf16", PREC_FP16: "fp16"}
+
+
+@triton.jit
+def _mm(a, b, PREC: tl.constexpr):
+    """fp32-accumulated product of two fp32 tiles with the launch's operand precision."""
+    if PREC == 2:
+        return tl.dot(a.to(tl.bfloat16), b.to(tl.bfloat16), out_dtype=tl.float32)
+    elif PREC == 3:
+        return tl.dot(a.to(tl.float16), b.to(tl.float16), out_dtype=tl.float32)
+    elif PREC == 1:
+        return tl.dot(a, b, input_precision="tf32")
+    else:
+        # exact fp32 (FFMA): on a GPU a plain fp32 dot would default to TF32.
+        return tl.dot(a, b, input_precision="ieee")
+
+
+@triton.jit
+def _load_rows(ptr, b, rows, T, D, DP: tl.constexpr):
+    """(len(rows), DP) fp32 tile of a contiguous (B, T, D) tensor, zero outside (T, D)."""
+    offs_d = tl.arange(0, DP)
+    mask = (rows[:, None] < T) & (offs_d[None, :] < D)
+    x = tl.load(ptr + (b * T + rows[:, None]) * D + offs_d[None, :], mask=mask, other=0.0)
+    return x.to(tl.float32)
+
+
+@triton.jit
+def _store_rows(ptr, val, b, rows, T, D, DP: tl.constexpr):
+    offs_d = tl.arange(0, DP)
+    mask = (rows[:, None] < T) & (offs_d[None, :] < D)
+    tl.store(ptr + (b * T + rows[:, None]) * D + offs_d[None, :],
+             val.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _key_valid(mask_ptr, b, cols, T, HAS_MASK: tl.constexpr):
+    ok = cols < T
+    if HAS_MASK:
+        pad = tl.load(mask_ptr + b * T + cols, mask=ok, other=1)
+        ok = ok & (pad == 0)
+    return ok
+
+
+@triton.jit
+def _head_w(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr):
+    """(DHP, DP) block of a packed (E, H, DHP, DP) weight."""
+    r = tl.arange(0, DHP)
+    c = tl.arange(0, DP)
+    return tl.load(ptr + ((e * H + h) * DHP + r[:, None]) * DP + c[None, :])
+
+
+@triton.jit
+def _head_b(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr):
+    return tl.load(ptr + (e * H + h) * DHP + tl.arange(0, DHP))
+
+
+@triton.jit
+def _square_w(ptr, idx, DP: tl.constexpr):
+    """(DP, DP) block number ``idx`` of a packed (..., DP, DP) weight."""
+    r = tl.arange(0, DP)
+    return tl.load(ptr + (idx * DP + r[:, None]) * DP + r[None, :])
+
+
+@triton.jit
+def _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H: tl.constexpr, DHP: tl.constexpr,
+        DP: tl.constexpr, PREC: tl.constexpr):
+    k = _mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bk_ptr, e, h, H, DHP)[None, :]
+    v = _mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bv_ptr, e, h, H, DHP)[None, :]
+    return k, v
+
+
+@triton.jit
+def _load_proj(qkv_ptr, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
+    """(len(rows), DHP) fp32 tile of Q (c=0), K (1) or V (2) of direction e, head h, written
+    by the projection kernel into its (E, 3, B, H, T, DHP) buffer; zero outside T."""
+    offs = tl.arange(0, DHP)
+    base = (((e * 3 + c) * B + b) * H + h) * T
+    x = tl.load(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
+                mask=(rows < T)[:, None], other=0.0)
+    return x.to(tl.float32)
+
+
+@triton.jit
+def _store_proj(qkv_ptr, val, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
+    offs = tl.arange(0, DHP)
+    base = (((e * 3 + c) * B + b) * H + h) * T
+    tl.store(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
+             val.to(qkv_ptr.dtype.element_ty), mask=(rows < T)[:, None])
+
+
+@triton.jit
+def _acc(ptr, val):
+    """Add into an fp32 weight-gradient accumulator row shared by several programs."""
+    tl.atomic_add(ptr, val, sem="relaxed")
+
+
+@triton.jit
+def _pick6(k, a0, a1, a2, a3, a4, a5):
+    return tl.where(k == 0, a0, tl.where(k == 1, a1, tl.where(k == 2, a2, tl.where(
+        k == 3, a3, tl.where(k == 4, a4, a5)))))
+
+
+@triton.jit
+def _pick3(k, a, b, c):
+    return tl.where(k == 0, a, tl.where(k == 1, b, c))
+
+
+@triton.jit
+def _pick(k, a, b, c):
+    """Slot k's value among three (pointers included): one copy of the code serves every slot,
+    where a constexpr slot index would inline the whole program three times (and triple the
+    ptxas time)."""
+    return tl.where(k == 0, a, tl.where(k == 1, b, c))

@@ -1,0 +1,86 @@
+"""Launch choices of the cross-modal attention kernels: dot precision, tile sizes, and the
+``num_warps``/``maxnreg`` options per GPU architecture.
+
+``_interpreting`` is looked up here by :func:`dot_precision` and :func:`_block_sizes`: a test or
+the kernel lab that wants the GPU's choices on the CPU patches it in this module.
+"""
+
+import os
+from typing import Tuple
+
+import torch
+
+from .cross_modal_jit import PREC_BF16, PREC_FP16, PREC_IEEE, PREC_TF32
+
+# Q, K and V are stored in the dots' operand dtype: a 16-bit dot would round them anyway.
+PROJECTION_DTYPES = {PREC_BF16: torch.bfloat16, PREC_FP16: torch.float16}
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def dot_precision(dtype: torch.dtype) -> int:
+    """The operand precision (``PREC_*``) of the kernels' dots for inputs of ``dtype``.
+
+    bf16/fp16 inputs: 16-bit operands on the tensor cores, fp32 accumulation (autocast's
+    choice). fp32 inputs: ``torch.get_float32_matmul_precision()`` as for PyTorch's matmuls,
+    "highest" exact fp32, "high"/"medium" TF32 (10 mantissa bits). The interpreter cannot
+    multiply bf16 (it multiplies the bit patterns), so there bf16 inputs use exact dots;
+    bf16 tensor-core dots are checked by compiling for the GPU (test_gpu_compile.py).
+    """
+    if dtype == torch.float16:
+        return PREC_FP16
+    if dtype == torch.bfloat16:
+        return PREC_IEEE if _interpreting() else PREC_BF16
+    return PREC_IEEE if torch.get_float32_matmul_precision() == "highest" else PREC_TF32
+
+
+def _block_sizes(T: int) -> Tuple[int, int]:
+    # 16 keeps the interpreter fast; on a GPU 32-row tiles keep the (32, 64) fp32 epilogue
+    # tiles in registers while still giving B * T / 32 programs. Larger tiles shrink the
+    # weight-gradient partial buffers (one row per program); SLR_FUSED_CMA_BLOCK overrides the
+    # choice for tuning.
+    override = os.environ.get("SLR_FUSED_CMA_BLOCK")
+    if override:
+        return int(override), int(override)
+    block = 16 if (_interpreting() or T <= 16) else 32
+    return block, block
+
+
+# Launch options per architecture family, read off ptxas for every kernel, head count and
+# precision (B=32, T=204; tests/kernels/test_gpu_compile.py compiles them). Without an explicit
+# ``maxnreg`` ptxas settled on its 32-register default for 1 and 2 heads and spilled 30-95 KB per
+# thread; 8 warps halve each thread's share of the (32, 64) tiles, which removed most spills
+# (e.g. forward, 1 head, fp16 on sm_90: 344 B of stack at 4 warps, 64 B at 8). 8 warps x 255
+# registers fill one SM's 64K registers: one CTA of 8 warps per SM on H100 and on Orin.
+# Key: (major compute capability, kernel) -> options; None: any other architecture.
+LAUNCH_OPTIONS = {
+    (9, "forward"): dict(num_warps=8, maxnreg=255),
+    (9, "maps"): dict(num_warps=8, maxnreg=255),
+    (9, "backward_query"): dict(num_warps=8, maxnreg=255),
+    (9, "backward_key"): dict(num_warps=8, maxnreg=255),
+    (8, "forward"): dict(num_warps=8, maxnreg=255),
+    (8, "maps"): dict(num_warps=8, maxnreg=255),
+    (8, "backward_query"): dict(num_warps=8, maxnreg=255),
+    (8, "backward_key"): dict(num_warps=8, maxnreg=255),
+}
+_DEFAULT_OPTIONS = dict(num_warps=8, maxnreg=255)
+for _major in (8, 9):
+    LAUNCH_OPTIONS[(_major, "projection")] = dict(num_warps=8, maxnreg=255)
+_CAPABILITY = {}
+
+
+def launch_options(kernel: str, device: torch.device) -> dict:
+    """``num_warps``/``maxnreg`` for a launch of ``kernel`` on ``device`` (the interpreter
+    ignores them). Capabilities are cached per device: no driver call per launch."""
+    return LAUNCH_OPTIONS.get((_capability_major(device), kernel), _DEFAULT_OPTIONS)
+
+
+def _capability_major(device: torch.device) -> int:
+    key = (device.type, device.index)  # hashing a torch.device costs microseconds
+    major = _CAPABILITY.get(key)
+    if major is None:
+        major = torch.cuda.get_device_capability(device)[0] if device.type == "cuda" else 9
+        _CAPABILITY[key] = major
+    return major

@@ -163,7 +163,8 @@ def validate_config(config: TrainConfig) -> None:
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"--lr_schedule must be one of {LR_SCHEDULES}, got {config.lr_schedule!r}")
     if config.warmup_epochs < 0 or (config.warmup_epochs and config.lr_schedule != "cosine"):
-        raise ValueError("--warmup_epochs must be >= 0, and needs --lr_schedule cosine")
+        raise ValueError(f"--warmup_epochs {config.warmup_epochs}: must be >= 0 and needs "
+                         f"--lr_schedule cosine (a recipe's warm-up goes with --warmup_epochs 0)")
     if not 0 <= config.cross_attn_dropout < 1:
         raise ValueError(f"--cross_attn_dropout must be in [0, 1), got {config.cross_attn_dropout}")
     if config.kernel == "triton" and config.use_cross_attention and config.cross_attn_dropout > 0 \

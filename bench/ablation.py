@@ -7,9 +7,15 @@ inner, so any drift of the machine during the run hits every configuration alike
 per configuration the mean, min and max over seeds, parameters, seconds per epoch, inference
 time per sample (batch 1) and FLOPs per sample. A difference smaller than the seed-to-seed spread
 is not a result; the Markdown says so next to the numbers.
+
+``--table recipe`` trains :data:`RECIPE_CONFIGS` instead: ``slr train``'s defaults (the seed
+recipe), the ``wlasl`` recipe, and the wlasl recipe with one part taken out at a time, each with
+its own learning-rate schedule over the budget. ``--recipe wlasl`` trains the model table with
+that recipe's settings and schedule (BMHCMA/CMCL against the baseline under the new recipe).
 """
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -21,6 +27,9 @@ import torch
 
 from slr_fused.atomic import atomic_write
 from slr_fused.info import MODEL_VARIANTS
+from slr_fused.models.siformer import SiFormerConfig
+
+MODEL_SETTINGS = {f.name for f in dataclasses.fields(SiFormerConfig)} - {"num_classes"}
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bsl16"
 
@@ -31,6 +40,26 @@ ABLATION_CONFIGS = tuple(
     (name, dict(overrides, use_cmcl=overrides.get("use_cross_attention", True)))
     for name, overrides in MODEL_VARIANTS
 ) + (("bidirectional h=3, no CMCL", dict(use_cmcl=False)),)
+
+
+# The recipe table: each part of the wlasl recipe taken out in turn (its seed value put back).
+RECIPE_CONFIGS = (
+    ("seed recipe (slr train defaults)", dict(recipe="seed")),
+    ("wlasl recipe", dict(recipe="wlasl")),
+    ("wlasl - mirror", dict(recipe="wlasl", mirror=None)),
+    ("wlasl - speed/crop", dict(recipe="wlasl", speed=0.0, temporal_crop=0.0)),
+    ("wlasl - label smoothing", dict(recipe="wlasl", label_smoothing=0.0)),
+    ("wlasl - cosine (multistep, lr 1e-4)", dict(recipe="wlasl", lr_schedule="multistep",
+                                                 warmup_epochs=0, lr=1e-4)),
+    ("wlasl - weight decay", dict(recipe="wlasl", weight_decay=1e-8)),
+    ("wlasl - EMA", dict(recipe="wlasl", ema_decay=0.0)),
+    ("wlasl, augmentations_prob 0.8", dict(recipe="wlasl", augmentations_prob=0.8)),
+    ("wlasl, no SPOTER augmentations", dict(recipe="wlasl", augmentations=False)),
+    ("wlasl, dropout 0.2", dict(recipe="wlasl", dropout=0.2)),
+    ("wlasl, no cross-modal block", dict(recipe="wlasl", use_cross_attention=False)),
+    ("wlasl + CMCL", dict(recipe="wlasl", use_cmcl=True)),
+)
+TABLES = {"model": ABLATION_CONFIGS, "recipe": RECIPE_CONFIGS}
 
 
 def dataset_paths(data: str) -> Dict[str, str]:
@@ -47,10 +76,12 @@ def dataset_paths(data: str) -> Dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
-def select_configs(names: Optional[Sequence[str]]):
+def select_configs(names: Optional[Sequence[str]], table: str = "model"):
+    if table not in TABLES:
+        raise ValueError(f"--table must be one of {sorted(TABLES)}, got {table!r}")
     if not names:
-        return ABLATION_CONFIGS
-    known = {name: overrides for name, overrides in ABLATION_CONFIGS}
+        return TABLES[table]
+    known = {name: overrides for name, overrides in TABLES[table]}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown configurations {unknown}; choose from {list(known)}")
@@ -59,18 +90,27 @@ def select_configs(names: Optional[Sequence[str]]):
 
 def train_one(paths: Dict[str, str], overrides: dict, seed: int, epochs: int, batch_size: int,
               runs_dir: str, log: Callable[[str], None], device: str = "cpu",
-              kernel: str = "reference") -> Dict[str, object]:
-    """One training run; returns its last-epoch metrics and per-epoch timings."""
-    from slr_fused.training import TrainConfig, train
-    config = TrainConfig(
+              kernel: str = "reference", recipe: Optional[str] = None) -> Dict[str, object]:
+    """One training run; returns its last-epoch metrics and per-epoch timings.
+
+    Without ``recipe`` the learning rate stays constant (the model table's short budgets);
+    with one (or a ``recipe`` key in ``overrides``) the run follows that recipe's own schedule.
+    """
+    from slr_fused.recipes import recipe_config
+    from slr_fused.training import train
+    overrides = dict(overrides)
+    recipe = overrides.pop("recipe", recipe)
+    common = dict(
         experiment_name=f"ablation-seed{seed}", training_set_path=paths["train"],
         validation_set_path=paths["val"], testing_set_path=paths["test"], epochs=epochs,
         batch_size=batch_size, seed=seed, kernel=kernel, device=device,
+        save_checkpoints=False, runs_dir=runs_dir, progress=False,
+        overwrite=True)   # one scratch folder per seed, reused by each configuration
+    if recipe is None:
         # A short budget would otherwise decay the learning rate after its first epoch (the
         # default milestones sit at 60% and 80% of the run): keep 1e-4 constant within it.
-        scheduler_milestones=(epochs + 1,), save_checkpoints=False, runs_dir=runs_dir,
-        progress=False, overwrite=True,   # one scratch folder per seed, reused by each configuration
-        **overrides)
+        common["scheduler_milestones"] = (epochs + 1,)
+    config = recipe_config(recipe or "seed", **common, **overrides)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train(config, log=lambda line: None)
@@ -99,7 +139,7 @@ def model_costs(chosen, num_classes: int, length: int, repeats: int,
     runners, costs = {}, {}
     for name, overrides in chosen:
         torch.manual_seed(0)
-        model = build_model({k: v for k, v in overrides.items() if k != "use_cmcl"}, num_classes)
+        model = build_model({k: v for k, v in overrides.items() if k in MODEL_SETTINGS}, num_classes)
         costs[name] = {"params": count_parameters(model),
                        "block_params": count_parameters(model.cross_modal),
                        "flops_per_sample": count_flops(model, x)["total"]}
@@ -114,7 +154,8 @@ def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence
                  batch_size: int = 24, configs: Optional[Sequence[str]] = None,
                  latency_repeats: int = 20, length: int = 30,
                  log: Callable[[str], None] = print, device: str = "auto",
-                 kernel: str = "reference") -> Dict[str, object]:
+                 kernel: str = "reference", table: str = "model",
+                 recipe: Optional[str] = None) -> Dict[str, object]:
     """Train every configuration with every seed; returns the result dict (see module doc)."""
     from slr_fused.bench.timing import bench_device, check_kernel, environment
     from slr_fused.data.dataset import PoseDataset
@@ -123,7 +164,10 @@ def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence
     target = bench_device(device)
     check_kernel(kernel, target)
     paths = dataset_paths(data)
-    chosen = select_configs(configs)
+    chosen = select_configs(configs, table)
+    if recipe is not None:
+        from slr_fused.recipes import recipe_values
+        recipe_values(recipe)   # an unknown name fails before any training
     from slr_fused.models.cross_modal import fused_kernels_have_dropout
     from slr_fused.training import TrainConfig
     dropout = TrainConfig().cross_attn_dropout
@@ -136,7 +180,7 @@ def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence
             for name, overrides in chosen:
                 record = train_one(paths, {**overrides, "cross_attn_dropout": dropout}, seed,
                                    epochs, batch_size, runs_dir, log, device=str(target),
-                                   kernel=kernel)
+                                   kernel=kernel, recipe=recipe)
                 record.update(config=name, seed=seed)
                 runs.append(record)
                 log(f"seed {seed} {name:38} test top-1 {record['test_top1']:.4f} top-5 "
@@ -144,7 +188,9 @@ def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence
     costs = model_costs(chosen, num_classes, length, latency_repeats, target, kernel)
     return {"kind": "ablation", "environment": environment(target),
             "budget": {"dataset": str(Path(data)), "epochs": epochs, "seeds": list(seeds),
-                       "batch_size": batch_size, "lr": 1e-4, "lr_schedule": "constant",
+                       "batch_size": batch_size, "table": table, "recipe": recipe,
+                       **({"lr": 1e-4, "lr_schedule": "constant"} if table == "model" and recipe is None
+                          else {"lr": "per recipe", "lr_schedule": "per recipe"}),
                        "cross_attn_dropout": dropout,
                        "kernel": kernel, "device": str(target), "latency_length": length,
                        "latency_repeats": latency_repeats, "num_classes": num_classes},
@@ -258,6 +304,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel", choices=("reference", "triton", "auto"), default="reference",
                         help="the block's backend for training and latency (default: "
                              "%(default)s, the specification)")
+    parser.add_argument("--table", choices=sorted(TABLES), default="model",
+                        help="model: the cross-modal variants (default); recipe: the training "
+                             "recipe and each of its parts (see RECIPE_CONFIGS)")
+    parser.add_argument("--recipe", default=None,
+                        help="train the model table with this recipe (e.g. wlasl) and its "
+                             "schedule (default: seed settings at a constant lr 1e-4)")
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent / "results"))
     parser.add_argument("--name", default="ablation")
 
@@ -266,7 +318,8 @@ def run_from_args(args) -> Dict[str, Path]:
     if args.threads:
         torch.set_num_threads(args.threads)
     result = run_ablation(args.data, args.epochs, args.seeds, args.batch_size, args.configs,
-                          device=args.device, kernel=args.kernel)
+                          device=args.device, kernel=args.kernel, table=args.table,
+                          recipe=args.recipe)
     paths = write_outputs(result, args.output, args.name)
     print(markdown_table(result))
     print("Wrote " + ", ".join(str(p) for p in paths.values()))

@@ -145,11 +145,13 @@ def _plain_scheduler_state(state: Dict[str, Any]) -> Dict[str, Any]:
 
 def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, class_names,
                              train_config: Dict[str, Any], best: Dict[str, Any],
-                             grad_scaler=None, history: Optional[List[Dict[str, Any]]] = None) -> Path:
+                             grad_scaler=None, history: Optional[List[Dict[str, Any]]] = None,
+                             extra: Optional[Dict[str, Any]] = None) -> Path:
     """A model file (loadable by load_model) that also holds everything --resume needs.
 
     ``history`` (the metrics of every epoch so far) travels inside the checkpoint, so a crash
-    before metrics.jsonl is written loses nothing: --resume replays it from here.
+    before metrics.jsonl is written loses nothing: --resume replays it from here. ``extra``
+    (plain data) is kept in the training state too, e.g. the raw weights beside an EMA.
     """
     payload = _model_payload(model, class_names,
                              {"train_config": train_config, "epoch": epoch, "best": best})
@@ -162,6 +164,7 @@ def save_training_checkpoint(path, model, optimizer, scheduler, epoch: int, clas
             "train_config": json.dumps(train_config),
             "grad_scaler": grad_scaler.state_dict() if grad_scaler is not None else None,
             "history": json.dumps(history) if history is not None else None,
+            **(extra or {}),
     }
     return atomic_torch_save(payload, path)
 

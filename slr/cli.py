@@ -7,6 +7,8 @@ import warnings
 from typing import List, Optional
 
 from .models.cross_modal import fused_kernels_have_dropout
+from .recipes import RECIPES, recipe_values
+from .schedules import LR_SCHEDULES
 from .training import TrainConfig
 
 
@@ -62,6 +64,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--canonical_hand", choices=("left", "right"), default=d.canonical_hand,
                       help="mirror samples whose dominant hand is the other one, in every split "
                            "(default: off)")
+    data.add_argument("--speed", type=float, default=d.speed,
+                      help="play training samples at a random speed in [1 - S, 1 + S] "
+                           "(default: %(default)s, off)")
+    data.add_argument("--temporal_crop", type=float, default=d.temporal_crop,
+                      help="crop up to this fraction of a training sample's frames, split at random "
+                           "between its start and end (default: %(default)s, off)")
     data.add_argument("--num_workers", type=int, default=d.num_workers,
                       help="DataLoader worker processes (default: %(default)s)")
 
@@ -80,6 +88,21 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                      help="mixed precision on CUDA; bf16 also on CPUs with AVX512-BF16/AMX (default: off)")
     opt.add_argument("--scheduler_gamma", type=float, default=d.scheduler_gamma,
                      help="lr factor at each milestone (default: %(default)s)")
+    opt.add_argument("--lr_schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
+                     help="multistep (the seeds', see --scheduler_milestones) or cosine (linear "
+                          "warm-up, then half a cosine to 0) (default: %(default)s)")
+    opt.add_argument("--warmup_epochs", type=int, default=d.warmup_epochs,
+                     help="epochs of linear lr warm-up of --lr_schedule cosine (default: %(default)s)")
+    opt.add_argument("--label_smoothing", type=float, default=d.label_smoothing,
+                     help="label smoothing of the cross-entropy (default: %(default)s)")
+    opt.add_argument("--ema_decay", type=float, default=d.ema_decay,
+                     help="> 0: keep an exponential moving average of the weights with this decay "
+                          "per step and evaluate/save it (default: %(default)s, off)")
+    opt.add_argument("--recipe", choices=sorted(RECIPES), default=d.recipe,
+                     help="seed: the defaults shown here (the seeds' settings); wlasl: settings for "
+                          "many-signer data (" + ", ".join(f"--{k} {v}" for k, v in
+                          RECIPES["wlasl"].items()) + "); flags given explicitly override the "
+                          "recipe (default: %(default)s)")
 
     model = parser.add_argument_group("model")
     model.add_argument("--num_enc_layers", type=int, default=d.num_enc_layers,
@@ -170,9 +193,24 @@ def compatibility_notes(args: argparse.Namespace) -> list:
     return notes
 
 
-def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+def explicitly_given(argv: List[str]) -> set:
+    """The train settings written on the command line (even with their default value)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_train_arguments(parser)
+    add_compatibility_arguments(parser)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    given, _ = parser.parse_known_args(argv)
+    return set(vars(given))
+
+
+def train_config_from_args(args: argparse.Namespace, given: Optional[set] = None) -> TrainConfig:
+    """The TrainConfig of parsed flags: the recipe's values, then the ``given`` flags over them."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
+    for name, value in recipe_values(values.get("recipe", "seed")).items():
+        if name not in (given or set()):
+            values[name] = value
     if values["scheduler_milestones"] is not None:
         values["scheduler_milestones"] = tuple(values["scheduler_milestones"])
     values.setdefault("amp", None)
@@ -247,7 +285,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             from .training import train
             for note in compatibility_notes(args):
                 print(note, file=sys.stderr)
-            train(train_config_from_args(args))
+            train(train_config_from_args(args, explicitly_given(
+                sys.argv[1:] if argv is None else argv)))
         elif args.command == "export":
             from .export.cli import run_export
             return run_export(args)

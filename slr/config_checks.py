@@ -29,6 +29,8 @@ TRAIN_RANGES = {
     "lambda_consistency": NON_NEGATIVE, "lambda_alignment": NON_NEGATIVE,
     "cmcl_temperature": POSITIVE, "cmcl_warmup_epochs": NON_NEGATIVE,
     "cmcl_decay_rate": NON_NEGATIVE,
+    "speed": DROPOUT, "temporal_crop": DROPOUT, "label_smoothing": DROPOUT, "ema_decay": DROPOUT,
+    "warmup_epochs": NON_NEGATIVE,
 }
 
 MODEL_RANGES = {

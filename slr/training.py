@@ -25,13 +25,16 @@ from .data.csv_format import read_class_names, read_pose_csv
 from .data.dataset import PoseDataset, collate_poses
 from .data.splits import stratified_split
 from .data.synthetic import default_demo_folder, write_demo_dataset
+from .ema import WeightAverage
 from .faults import crash_point
 from .distributed import (DistributedContext, GlobalBatchSampler, all_reduce_sum, init_distributed,
                           shard_bounds, shutdown_distributed)
 from .losses import AdaptiveSchedule, CMCLLoss
 from .models.cross_modal import dropout_unsupported_message, fused_kernels_have_dropout
 from .models.siformer import SiFormer, SiFormerConfig, count_parameters, describe_model
+from .recipes import ADDED_SETTINGS, recipe_values
 from .runs import RunDirectory, environment
+from .schedules import LR_SCHEDULES, build_scheduler
 
 VALIDATION_CHOICES = ("auto", "from-file", "split-from-train", "none")
 AMP_CHOICES = (None, "bf16", "fp16")
@@ -55,6 +58,10 @@ class TrainConfig:
     batch_size: int = 24                         # global batch (split over torchrun processes)
     scheduler_milestones: Optional[Tuple[int, ...]] = None  # None: 60% and 80% of the epochs
     scheduler_gamma: float = 0.1
+    lr_schedule: str = "multistep"               # or "cosine" (see slr_fused.schedules)
+    warmup_epochs: int = 0                       # linear warm-up before the cosine
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0                       # > 0: evaluate and save an EMA of the weights
     use_cross_attention: bool = True
     cross_attn_heads: int = 3
     cross_attn_dropout: float = 0.1              # the BMHCMA seed's attention dropout
@@ -80,6 +87,9 @@ class TrainConfig:
     gaussian_std: float = 0.001
     mirror: Optional[float] = None               # probability of mirroring a training sample
     canonical_hand: Optional[str] = None         # "left"/"right": dominant hand put on this side
+    speed: float = 0.0                           # random playback speed in [1 - speed, 1 + speed]
+    temporal_crop: float = 0.0                   # crop up to this fraction of a sample's frames
+    recipe: str = "seed"                         # the recipe the other values came from (recipes.py)
     seed: int = 379
     device: str = "auto"
     amp: Optional[str] = None                    # bf16 or fp16 autocast on CUDA; bf16 on AVX512-BF16/AMX CPUs
@@ -149,6 +159,12 @@ def validate_config(config: TrainConfig) -> None:
         raise ValueError("--experimental_train_split must be in (0, 1]")
     if config.mirror is not None and not 0 <= config.mirror <= 1:
         raise ValueError(f"--mirror must be a probability in [0, 1], got {config.mirror}")
+    recipe_values(config.recipe)   # speed, crop, smoothing, EMA: ranges in config_checks
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"--lr_schedule must be one of {LR_SCHEDULES}, got {config.lr_schedule!r}")
+    if config.warmup_epochs < 0 or (config.warmup_epochs and config.lr_schedule != "cosine"):
+        raise ValueError(f"--warmup_epochs {config.warmup_epochs}: must be >= 0 and needs "
+                         f"--lr_schedule cosine (a recipe's warm-up goes with --warmup_epochs 0)")
     if not 0 <= config.cross_attn_dropout < 1:
         raise ValueError(f"--cross_attn_dropout must be in [0, 1), got {config.cross_attn_dropout}")
     if config.kernel == "triton" and config.use_cross_attention and config.cross_attn_dropout > 0 \
@@ -245,14 +261,15 @@ def load_datasets(config: TrainConfig, paths: Dict[str, Optional[str]]):
     train_set = PoseDataset(train_sequences, augment=config.augmentations,
                             augmentations_prob=config.augmentations_prob,
                             gaussian_std=config.gaussian_std, seed=config.seed,
-                            mirror=config.mirror, **common)
+                            mirror=config.mirror, speed=config.speed,
+                            temporal_crop=config.temporal_crop, **common)
     eval_sets = {split: PoseDataset(seqs, **common) for split, seqs in eval_sources.items()}
     return train_set, eval_sets
 
 
 def _check_resume(saved: dict, config: TrainConfig) -> None:
     current = config_dict(config)
-    saved = {"cross_attn_dropout": 0.0, **saved}   # runs from before the flag had none
+    saved = {"cross_attn_dropout": 0.0, **ADDED_SETTINGS, **saved}   # runs from before the flags
     differences = [f"--{k} {saved.get(k)!r} in the checkpoint, {current[k]!r} now"
                    for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]]
     if differences:
@@ -339,15 +356,21 @@ def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContex
     schedule = (AdaptiveSchedule(config.cmcl_warmup_epochs, config.cmcl_decay_rate)
                 if config.use_adaptive_cmcl else None)
     criterion = CMCLLoss(config.lambda_consistency, config.lambda_alignment,
-                         config.cmcl_temperature, schedule)
+                         config.cmcl_temperature, schedule, label_smoothing=config.label_smoothing)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=scheduler_milestones(config), gamma=config.scheduler_gamma)
+    scheduler = build_scheduler(optimizer, config.lr_schedule, config.epochs,
+                                scheduler_milestones(config), config.scheduler_gamma,
+                                config.warmup_epochs)
+    ema = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
+    evaluated = ema.model if ema is not None else model   # metrics, best.pt and model.pt
     scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" else None
 
     start_epoch, best, records = 0, {"epoch": None, "val_top1": None}, []
     if training_state is not None:
         restore_training_state(training_state, model, optimizer, scheduler, scaler)
+        if ema is not None:   # the file's weights are the average; the raw ones sit beside them
+            ema.load(training_state["state_dict"], training_state["ema"])
+            model.load_state_dict(training_state["ema"]["raw_state_dict"])
         start_epoch, best = training_state["epoch"], training_state["best"]
         records = training_state.get("history")
         if records is None:  # a checkpoint from before the history was stored in it
@@ -409,6 +432,8 @@ def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContex
             else:
                 loss.backward()
                 optimizer.step()
+            if ema is not None:
+                ema.update(model)
             sums += [float(total.detach().sum()), float(parts["ce"].detach().sum()),
                      float(parts["consistency"].detach().sum()), float(parts["alignment"].detach().sum()),
                      int((logits.argmax(-1) == batch["label"]).sum()), len(batch["label"])]
@@ -421,7 +446,7 @@ def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContex
                             "alignment": sums[3] / seen, "top1": sums[4] / seen},
                   "samples_per_second": seen / train_seconds}
         for split, loader in eval_loaders.items():
-            hits1, hits5, total_count = all_reduce_sum(list(evaluate_counts(model, loader, device, amp)),
+            hits1, hits5, total_count = all_reduce_sum(list(evaluate_counts(evaluated, loader, device, amp)),
                                                        context, device)
             record[split] = {"top1": hits1 / total_count, "top5": hits5 / total_count}
         record["epoch_seconds"] = time.perf_counter() - start
@@ -431,14 +456,14 @@ def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContex
             best = {"epoch": epoch + 1, "val_top1": record["val"]["top1"]}
         if context.is_main:
             _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoch + 1,
-                         class_names, best, improved)
+                         class_names, best, improved, ema)
         if (epoch + 1) % config.log_freq == 0 or epoch + 1 == config.epochs:
             log(_epoch_line(record, use_cmcl))
 
     final = {split: records[-1][split] for split in ("val", "test") if records and split in records[-1]}
     model_path = run.path / "model.pt"
     if context.is_main:
-        save_model(model_path, model, class_names,
+        save_model(model_path, evaluated, class_names,
                    metadata={"train_config": config_dict(config), "final_metrics": final})
         crash_point("model")
         log(f"Saved model to {model_path}"
@@ -458,7 +483,7 @@ def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContex
 
 
 def _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoch, class_names,
-                 best, improved) -> None:
+                 best, improved, ema=None) -> None:
     """The epoch's files, in an order where a kill between any two writes is completed by --resume.
 
     best.pending.pt -> last.pt (holding every epoch's metrics) -> best.pt (rename of the pending
@@ -467,9 +492,13 @@ def _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoc
     metrics.jsonl from the history inside last.pt. best.pt thus never lags the log's best.
     """
     if config.save_checkpoints:
+        saved, extra = model, None
+        if ema is not None:   # the evaluated (averaged) weights load as the model
+            saved, extra = ema.model, {"ema": {**ema.state(), "raw_state_dict": {
+                k: v.detach().cpu() for k, v in model.state_dict().items()}}}
         save = lambda path: save_training_checkpoint(  # noqa: E731
-            path, model, optimizer, scheduler, epoch, class_names, config_dict(config), best, scaler,
-            history=records)
+            path, saved, optimizer, scheduler, epoch, class_names, config_dict(config), best, scaler,
+            history=records, extra=extra)
         if improved:
             save(run.pending_best)
             crash_point("best-pending", epoch)

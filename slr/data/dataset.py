@@ -17,17 +17,7 @@ from .augmentations import AUGMENTATIONS, augment, gaussian_noise
 from .csv_format import PoseSequences, read_pose_csv
 from .handedness import canonicalise_hand, random_mirror
 from .normalization import normalize_sample
-
-
-def resample_indices(length: int, target: int) -> np.ndarray:
-    """Frame indices that stretch or shrink a sequence to ``target`` frames, keeping its ends.
-
-    Nearest-frame sampling rather than interpolation: interpolating between a detected joint and
-    a missing one (0, 0) would invent positions.
-    """
-    if target < 1:
-        raise ValueError(f"target length must be positive, got {target}")
-    return np.rint(np.linspace(0, length - 1, target)).astype(np.int64)
+from .temporal import random_temporal, resample_indices  # noqa: F401 (resample_indices: API)
 
 
 class PoseDataset(Dataset):
@@ -46,13 +36,16 @@ class PoseDataset(Dataset):
             joints; training only; None or 0 = off).
         canonical_hand: "left" or "right": mirror samples whose dominant hand is the other one
             (every split alike; None = off).
+        speed: play training samples at a random speed in [1 - speed, 1 + speed] (0 = off).
+        temporal_crop: crop up to this fraction of a training sample's frames (0 = off).
     """
 
     def __init__(self, source, augment: bool = False, augmentations_prob: float = 0.5,
                  augmentations: Sequence[str] = AUGMENTATIONS, gaussian_std: float = 0.0,
                  num_frames: Optional[int] = None, max_frames: Optional[int] = None,
                  seed: Optional[int] = None, mirror: Optional[float] = None,
-                 canonical_hand: Optional[str] = None):
+                 canonical_hand: Optional[str] = None, speed: float = 0.0,
+                 temporal_crop: float = 0.0):
         self.sequences = source if isinstance(source, PoseSequences) else read_pose_csv(source)
         self.augment = augment
         self.augmentations_prob = augmentations_prob
@@ -63,6 +56,8 @@ class PoseDataset(Dataset):
         self.seed = seed
         self.mirror = mirror or 0.0
         self.canonical_hand = canonical_hand
+        self.speed = speed or 0.0
+        self.temporal_crop = temporal_crop or 0.0
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -88,8 +83,10 @@ class PoseDataset(Dataset):
     def __len__(self) -> int:
         return len(self.sequences)
 
-    def frames(self, index: int) -> np.ndarray:
+    def frames(self, index: int, generator: Optional[torch.Generator] = None) -> np.ndarray:
         frames = self.sequences.sample(index)
+        if self.augment and (self.speed > 0 or self.temporal_crop > 0):
+            frames = random_temporal(frames, self.speed, self.temporal_crop, generator)
         target = self.num_frames
         if target is None and self.max_frames is not None and len(frames) > self.max_frames:
             target = self.max_frames
@@ -98,8 +95,8 @@ class PoseDataset(Dataset):
         return frames
 
     def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
-        frames = self.frames(index)
         generator = self._generator(index) if self.augment else None
+        frames = self.frames(index, generator)
         if self.augment:
             frames = augment(frames, self.augmentations_prob, generator, enabled=self.augmentations)
         sample = normalize_sample(frames)

@@ -90,3 +90,39 @@ def test_a_real_run_on_a_tiny_dataset(tmp_path):
     assert base["block_params"] == 0 and block["block_params"] == 54_108
     with pytest.raises(ValueError, match="need --device cuda"):
         ablation.run_ablation(str(tmp_path), configs=configs, device="cpu", kernel="triton")
+
+
+def test_recipe_table_rows_each_take_out_one_part():
+    from slr_fused.recipes import RECIPES, recipe_config
+    from slr_fused.training import validate_config
+    rows = dict(ablation.select_configs(None, "recipe"))
+    assert len(rows) == len(ablation.RECIPE_CONFIGS)
+    wlasl = recipe_config("wlasl")
+    for name, overrides in rows.items():
+        config = recipe_config(**overrides)
+        validate_config(config)
+        if name.startswith("wlasl - "):   # a part of the recipe set back to the seed's value
+            changed = {k for k in RECIPES["wlasl"] if getattr(config, k) != getattr(wlasl, k)}
+            assert changed and changed <= set(RECIPES["wlasl"]), name
+    assert recipe_config(**rows["seed recipe (slr train defaults)"]) == recipe_config("seed")
+    with pytest.raises(ValueError, match="--table"):
+        ablation.select_configs(None, "optimiser")
+
+
+def test_recipe_table_trains_with_each_recipe_schedule(tmp_path):
+    """One epoch of two recipe rows on 8 samples: the rows' settings reach training."""
+    from slr_fused.data.csv_format import write_pose_csv
+    from slr_fused.data.synthetic import make_split
+    samples, labels = make_split(1, seed=7)
+    for split in ("train", "val", "test"):
+        write_pose_csv(tmp_path / f"tiny_{split}.csv", samples, labels)
+    configs = ["seed recipe (slr train defaults)", "wlasl - EMA"]
+    result = ablation.run_ablation(str(tmp_path), epochs=1, seeds=[3], batch_size=8,
+                                   configs=configs, latency_repeats=2, length=9,
+                                   log=lambda _: None, device="cpu", table="recipe")
+    assert result["budget"]["table"] == "recipe" and result["budget"]["lr_schedule"] == "per recipe"
+    assert [r["config"] for r in result["runs"]] == configs
+    assert "| wlasl - EMA |" in ablation.markdown_table(result)
+    with pytest.raises(ValueError, match="--recipe must be one of"):
+        ablation.run_ablation(str(tmp_path), epochs=1, seeds=[3], configs=["bidirectional h=3"],
+                              device="cpu", recipe="fast")

@@ -1,0 +1,67 @@
+"""--recipe: seed keeps today's defaults, wlasl sets its values, explicit flags win."""
+
+import dataclasses
+
+import pytest
+
+from slr_fused.cli import build_parser, explicitly_given, main, train_config_from_args
+from slr_fused.recipes import ADDED_SETTINGS, RECIPES, recipe_config
+from slr_fused.training import TrainConfig, validate_config
+
+
+def _config(argv):
+    args = build_parser().parse_args(argv)
+    return train_config_from_args(args, explicitly_given(argv))
+
+
+def test_seed_recipe_is_exactly_the_defaults():
+    assert RECIPES["seed"] == {}
+    assert recipe_config("seed") == TrainConfig()
+    assert _config(["train"]) == TrainConfig()
+    assert _config(["train", "--recipe", "seed"]) == TrainConfig()
+    defaults = TrainConfig()
+    assert {k: getattr(defaults, k) for k in ADDED_SETTINGS} == ADDED_SETTINGS
+
+
+def test_wlasl_recipe_sets_its_values_and_records_its_name():
+    config = _config(["train", "--recipe", "wlasl"])
+    assert config.recipe == "wlasl"
+    for name, value in RECIPES["wlasl"].items():
+        assert getattr(config, name) == value
+    assert config == recipe_config("wlasl")
+    validate_config(config)
+    untouched = {f.name for f in dataclasses.fields(TrainConfig)} - set(RECIPES["wlasl"]) - {"recipe"}
+    assert all(getattr(config, k) == getattr(TrainConfig(), k) for k in untouched)
+
+
+def test_explicit_flags_override_the_recipe_even_at_their_default_value():
+    config = _config(["train", "--recipe", "wlasl", "--lr", "1e-4", "--mirr", "0",
+                      "--ema_decay=0", "--epochs", "7"])
+    assert config.lr == 1e-4 == TrainConfig().lr       # the seed default, given explicitly
+    assert config.mirror == 0.0 and config.ema_decay == 0.0 and config.epochs == 7
+    assert config.speed == RECIPES["wlasl"]["speed"]
+    assert explicitly_given(["train", "--experiment_name", "train", "--seed", "3"]) == \
+        {"experiment_name", "seed"}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--recipe", "fast"], "invalid choice"),
+    (["--speed", "1.5"], "--speed must be in"),
+    (["--label_smoothing", "-0.1"], "--label_smoothing must be in"),
+    (["--warmup_epochs", "2"], "--warmup_epochs"),
+    (["--recipe", "wlasl", "--lr_schedule", "multistep"], "--warmup_epochs"),
+])
+def test_bad_recipe_settings_are_one_line(flags, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) if "invalid choice" in message else _no_raise():
+        code = main(["train", "--runs_dir", str(tmp_path), "--epochs", "1", *flags])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -173,6 +173,13 @@ def test_the_walk_covers_every_folder_of_the_package():
     for package in (ROOT, *SUBPACKAGES):
         assert any(m.startswith(package + ".") for m in graph), f"no module found under {package}"
     assert "slr_fused.export.interface" in graph["slr_fused.export.onnx"]
+    # `from .. import __version__` reads the package: an edge; `from . import mp_data` only
+    # imports a submodule: no edge to the (already running) parent package.
+    assert "slr_fused" in graph["slr_fused.export.onnx"]
+    assert "slr_fused.convert.mp_data" in graph["slr_fused.convert.clips"]
+    assert "slr_fused.convert" not in graph["slr_fused.convert.clips"]
+    # Imports inside functions are not edges (they run later, when the function is called).
+    assert "slr_fused.trust" not in graph["slr_fused.export.tensorrt"]
 
 
 def test_the_cycle_finder_finds_a_cycle():

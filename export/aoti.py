@@ -32,8 +32,9 @@ from ..checkpoint import load_model
 from ..data.joints import FEATURE_DIMS, MODALITIES
 from ..errors import first_line
 from ..models.cross_modal import resolve_backend
-from .onnx import INPUT_NAMES, MASK_NAME, NORMALIZATION, ExportError, input_layout, sha256_file
-from .runtime import ModelMismatchError, PoseRunner
+from .interface import (INPUT_NAMES, MASK_NAME, NORMALIZATION, ExportError, ModelMismatchError,
+                        input_layout, sha256_file)
+from .runtime import PoseRunner
 
 PRODUCER = "slr-fused"
 KERNELS = ("auto", "reference", "triton")

@@ -1,8 +1,9 @@
 """Export a trained SiFormer to ONNX, and check that the graph is one TensorRT can build.
 
 The exported graph takes flat, already normalised features (the layout of
-:data:`INPUT_LAYOUT`) and returns ``logits``; batch is always dynamic, length optionally. It is
-produced by the dynamo exporter (``torch.onnx.export(dynamo=True)``, the maintained path since
+:func:`slr_fused.export.interface.input_layout`, where the names, metadata helpers and errors
+shared with the runners live) and returns ``logits``; batch is always dynamic, length
+optionally. It is produced by the dynamo exporter (``torch.onnx.export(dynamo=True)``, the maintained path since
 torch 2.9), which emits opset 18 and converts down to the requested opset (17 by default:
 LayerNormalization needs 17, and TensorRT 8.6, still common on Jetsons, parses up to 17; TensorRT
 10.0 parses up to 20).
@@ -16,7 +17,6 @@ meaningless logits instead of NaN); the runners reject such samples like the PyT
 
 import contextlib
 import copy
-import hashlib
 import json
 import logging
 import tempfile
@@ -32,49 +32,19 @@ from ..atomic import atomic_write
 from ..checkpoint import load_model
 from ..data.joints import FEATURE_DIMS, MODALITIES
 from ..models.siformer import SiFormer
+from .interface import (INPUT_NAMES, MASK_FILL, MASK_NAME, MODALITY_OF_INPUT,  # noqa: F401 (re-exported)
+                        NORMALIZATION, OUTPUT_NAME, ExportError, as_proto, input_layout,
+                        read_metadata, sha256_file)
+from .runtime import OnnxRuntimeRunner
 
-INPUT_NAMES = ("left_hand", "right_hand", "body")   # in forward() order: lh, rh, body
-MASK_NAME = "padding_mask"
-OUTPUT_NAME = "logits"
-MODALITY_OF_INPUT = dict(zip(INPUT_NAMES, MODALITIES))
-MASK_FILL = -1e4
 DEFAULT_OPSET = 17
 MIN_OPSET, MAX_OPSET = 17, 20   # LayerNormalization needs 17; TensorRT 10.0 parses up to 20
 SIFORMER_LENGTH = 204           # upstream Siformer's fixed sequence length
 OPS_FILE = Path(__file__).with_name("tensorrt_onnx_ops_10.0.txt")
 
-NORMALIZATION = (
-    "Bohacek (SPOTER/Siformer) normalisation as slr_fused.data.normalization.normalize_sample: "
-    "body in a signing-space box around the neck (6 shoulder widths), each hand in a square box "
-    "1.2 times its extent, coordinates shifted to about [-0.5, 0.5]; joints not detected stay "
-    "0.0. Per frame the features are (x0, y0, x1, y1, ...) in the joint order of "
-    "slr_fused.data.joints (hands: HAND_JOINTS, body: BODY_JOINTS). "
-    "slr_fused.data.dataset.PoseDataset produces exactly these inputs from a CSV.")
-
-
-class ExportError(ValueError):
-    """An export that cannot be done as asked (bad option, model that cannot be exported)."""
-
 
 class UnsupportedGraphError(ExportError):
     """An ONNX graph TensorRT's parser would reject (operator, opset or domain)."""
-
-
-def input_layout(with_mask: bool, length: Optional[int]) -> Dict[str, dict]:
-    """Name -> shape (``"batch"``/``"length"`` for dynamic axes), dtype and meaning of each input."""
-    t = "length" if length is None else int(length)
-    layout = {
-        "left_hand": {"shape": ["batch", t, FEATURE_DIMS["lh"]], "dtype": "float32",
-                      "meaning": "21 left-hand joints x (x, y), normalised"},
-        "right_hand": {"shape": ["batch", t, FEATURE_DIMS["rh"]], "dtype": "float32",
-                       "meaning": "21 right-hand joints x (x, y), normalised"},
-        "body": {"shape": ["batch", t, FEATURE_DIMS["body"]], "dtype": "float32",
-                 "meaning": "12 body joints x (x, y), normalised"},
-    }
-    if with_mask:
-        layout[MASK_NAME] = {"shape": ["batch", t], "dtype": "bool",
-                             "meaning": "True on padded frames; every sample needs a valid frame"}
-    return layout
 
 
 class ExportableSiFormer(nn.Module):
@@ -218,7 +188,6 @@ def verify_onnx(model: SiFormer, onnx_path, with_mask: bool, length: Optional[in
     A quick smoke check at export time (the tests measure parity on real data at 1e-4); beyond
     ``tolerance`` the export is wrong, not imprecise, and an error is raised.
     """
-    from .runtime import OnnxRuntimeRunner
     runner = OnnxRuntimeRunner(onnx_path)
     batch = 3
     length = length or min(17, model.config.max_frames)
@@ -299,33 +268,6 @@ def _graph_inputs(proto) -> List[str]:
     return [i.name for i in proto.graph.input if i.name not in initializers]
 
 
-def sha256_file(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_metadata(model_or_path) -> Dict[str, str]:
-    """metadata_props as a dict (values are strings; JSON where :func:`export_onnx` wrote JSON)."""
-    proto = _as_proto(model_or_path, load_weights=False)
-    return {p.key: p.value for p in proto.metadata_props}
-
-
-def _as_proto(model_or_path, load_weights: bool = True):
-    import onnx
-    if isinstance(model_or_path, onnx.ModelProto):
-        return model_or_path
-    path = Path(model_or_path)
-    if not path.is_file():
-        raise ExportError(f"{path}: no such ONNX file")
-    try:
-        return onnx.load(str(path), load_external_data=load_weights)
-    except Exception as error:
-        raise ExportError(f"{path}: not a readable ONNX file ({type(error).__name__})") from None
-
-
 # --- TensorRT compatibility checks -------------------------------------------------------------
 
 def tensorrt_supported_operators(path=OPS_FILE) -> Set[str]:
@@ -339,7 +281,7 @@ def tensorrt_supported_operators(path=OPS_FILE) -> Set[str]:
 
 
 def operator_counts(model_or_path) -> Dict[str, int]:
-    proto = _as_proto(model_or_path, load_weights=False)
+    proto = as_proto(model_or_path, load_weights=False)
     counts: Dict[str, int] = {}
     for node in _all_nodes(proto.graph):
         key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
@@ -375,7 +317,7 @@ def unsupported_operators(model_or_path, supported: Optional[Iterable[str]] = No
     plugins), every operator on the support list, and inputs the list requires to be constant
     (axes of reductions, Slice, (Un)Squeeze, ...) are initializers or Constant outputs.
     """
-    proto = _as_proto(model_or_path, load_weights=False)
+    proto = as_proto(model_or_path, load_weights=False)
     supported = set(supported) if supported is not None else tensorrt_supported_operators()
     problems = []
     for entry in proto.opset_import:
@@ -433,7 +375,7 @@ def shape_computations(model_or_path) -> Dict[str, object]:
     shapes, where dynamic-shape builds fail. Empty ``problems``: every shape computation is a
     chain from input dimensions into shape operands.
     """
-    proto = _as_proto(model_or_path, load_weights=False)
+    proto = as_proto(model_or_path, load_weights=False)
     graph = proto.graph
     constants = {i.name for i in graph.initializer} | {""}
     constants |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
@@ -481,7 +423,7 @@ def fold_for_shapes(model_or_path, batch: int, length: Optional[int] = None):
     """
     import onnx
     import onnxscript.optimizer
-    proto = copy.deepcopy(_as_proto(model_or_path))
+    proto = copy.deepcopy(as_proto(model_or_path))
     for value in proto.graph.input:
         dims = value.type.tensor_type.shape.dim
         fixed = [batch, length]

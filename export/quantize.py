@@ -16,7 +16,7 @@ from typing import Iterator, Optional
 from ..atomic import atomic_write
 from ..data.csv_format import read_pose_csv
 from ..data.dataset import PoseDataset, collate_poses
-from .onnx import ExportError
+from .interface import ExportError
 
 QUANTIZED_OPERATORS = ("MatMul", "Gemm")
 

@@ -17,11 +17,8 @@ import torch
 
 from ..data.joints import FEATURE_DIMS
 from ..errors import first_line
-from .onnx import INPUT_NAMES, MASK_NAME, MODALITY_OF_INPUT, OUTPUT_NAME, ExportError
-
-
-class ModelMismatchError(ExportError):
-    """An ONNX file or engine that is not an slr-fused SiFormer export (wrong inputs/outputs)."""
+from .interface import (INPUT_NAMES, MASK_NAME, MODALITY_OF_INPUT, OUTPUT_NAME,  # noqa: F401
+                        ExportError, ModelMismatchError, check_interface)
 
 
 class RunnerInputError(ValueError):
@@ -30,30 +27,6 @@ class RunnerInputError(ValueError):
 
 class BatchTooLargeError(RunnerInputError):
     """A batch above the maximum of the engine's optimisation profile (or the runner's limit)."""
-
-
-def check_interface(inputs: Dict[str, Sequence], outputs: Iterable[str], source) -> bool:
-    """Validate an exported model's tensors; returns whether it takes ``padding_mask``.
-
-    Args:
-        inputs: input name -> shape (ints for fixed axes, anything else for dynamic ones).
-        outputs: output names.
-        source: the file, for the message.
-    """
-    names = set(inputs)
-    expected = set(INPUT_NAMES)
-    if names not in (expected, expected | {MASK_NAME}) or OUTPUT_NAME not in set(outputs):
-        raise ModelMismatchError(
-            f"{source}: inputs {sorted(names)} / outputs {sorted(outputs)} are not those of an "
-            f"slr-fused SiFormer export (inputs {', '.join(INPUT_NAMES)}[, {MASK_NAME}], output "
-            f"{OUTPUT_NAME}); export the model with `slr export onnx`")
-    for name in INPUT_NAMES:
-        shape = list(inputs[name])
-        width = FEATURE_DIMS[MODALITY_OF_INPUT[name]]
-        if len(shape) != 3 or (isinstance(shape[2], int) and shape[2] not in (-1, width)):
-            raise ModelMismatchError(f"{source}: input {name} has shape {shape}, expected "
-                                     f"(batch, length, {width})")
-    return MASK_NAME in names
 
 
 def _static(dim) -> Optional[int]:

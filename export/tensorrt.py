@@ -21,9 +21,10 @@ import torch
 
 from .. import __version__
 from ..atomic import atomic_write
-from .onnx import (INPUT_NAMES, MASK_NAME, MODALITY_OF_INPUT, OUTPUT_NAME, ExportError, _as_proto,
-                   check_tensorrt_compatible, read_metadata, sha256_file)
-from .runtime import PoseRunner, check_interface
+from .interface import (INPUT_NAMES, MASK_NAME, MODALITY_OF_INPUT, OUTPUT_NAME, ExportError,
+                        as_proto, check_interface, read_metadata, sha256_file)
+from .onnx import check_tensorrt_compatible
+from .runtime import PoseRunner
 from ..data.joints import FEATURE_DIMS
 
 PRECISIONS = ("fp32", "fp16")
@@ -120,7 +121,7 @@ class Profile:
 
 def inspect_onnx(onnx_path) -> Dict[str, object]:
     """The facts a build needs from an ONNX export, after checking it is one of ours."""
-    proto = _as_proto(onnx_path, load_weights=False)
+    proto = as_proto(onnx_path, load_weights=False)
     initializers = {i.name for i in proto.graph.initializer}
     inputs = {}
     for value in proto.graph.input:
@@ -270,7 +271,7 @@ def build_engine(onnx_path, output, precision: str = "fp16", profile: Optional[P
 def fp32_node_names(onnx_path) -> list:
     """ONNX nodes an fp16 engine keeps in fp32 (LayerNorm, softmax, reductions): TensorRT names
     the layer it creates for a node after the node, which is what trtexec's --layerPrecisions takes."""
-    proto = _as_proto(onnx_path, load_weights=False)
+    proto = as_proto(onnx_path, load_weights=False)
     kinds = {"LayerNormalization", "Softmax"}
     return [n.name for n in proto.graph.node
             if n.name and (n.op_type in kinds or n.op_type.startswith("Reduce"))]

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 # The Triton kernels run on the CPU interpreter where there is no GPU. The variable must be set
-# before any @triton.jit decorator runs, whichever test module imports the kernels first.
+# before any @triton.jit decorator runs, whichever test module imports the kernels first; this
+# is the only place the tests set it (test modules read it, subprocess tests unset it).
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 

@@ -4,20 +4,15 @@ Tests ``export/onnx.py``, ``export/runtime.py`` and ``export/cli.py``. The one e
 session (``exported`` in conftest.py) is dynamic in batch and length and takes a padding mask.
 """
 
-import importlib
 import json
 
 import numpy as np
 import pytest
 import torch
 
-for _name in ("onnx", "onnxruntime", "onnxscript"):
-    try:
-        importlib.import_module(_name)
-    except ImportError:
-        _reason = f"{_name} not installed (pip install -c constraints.txt -e '.[export]')"
-        print(f"SKIP: {_reason}")
-        pytest.skip(_reason, allow_module_level=True)
+from optional import require  # tests/optional.py (tests/ is on sys.path via its conftest)
+
+require("onnx", "onnxruntime", "onnxscript", install="pip install -c constraints.txt -e '.[export]'")
 
 import onnx  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402

@@ -12,13 +12,9 @@ import shutil
 import pytest
 import torch
 
-for _name in ("onnx", "onnxruntime", "onnxscript"):
-    try:
-        importlib.import_module(_name)
-    except ImportError:
-        _reason = f"{_name} not installed (pip install -c constraints.txt -e '.[export]')"
-        print(f"SKIP: {_reason}")
-        pytest.skip(_reason, allow_module_level=True)
+from optional import require  # tests/optional.py (tests/ is on sys.path via its conftest)
+
+require("onnx", "onnxruntime", "onnxscript", install="pip install -c constraints.txt -e '.[export]'")
 
 from slr_fused.data.dataset import PoseDataset, collate_poses  # noqa: E402
 from slr_fused.export.onnx import ExportError, sha256_file  # noqa: E402

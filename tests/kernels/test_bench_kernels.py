@@ -1,14 +1,10 @@
 """CPU smoke test of bench/kernels.py: its pieces run (on the interpreter) and it refuses to time
 without CUDA, so the GPU run does not discover a Python error after minutes of compiling."""
 
-import os
-
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
+# tests/conftest.py sets TRITON_INTERPRET=1 without a GPU, before Triton is imported.
 pytest.importorskip("triton", reason="Triton is not installed")
 
 from slr_fused.bench import kernels as bench  # noqa: E402

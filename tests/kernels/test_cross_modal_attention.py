@@ -1,6 +1,6 @@
 """Fused cross-modal attention against ``CrossModalAttention.forward_reference`` in float64.
 
-Runs on the Triton interpreter without a GPU (see conftest.py), where programs execute one at a
+Runs on the Triton interpreter without a GPU (tests/conftest.py sets TRITON_INTERPRET=1), where programs execute one at a
 time through numpy, so the configurations below cover every factor (mode, head count, batch,
 length, padding, extras) with a chosen set rather than the full product.
 """
@@ -11,9 +11,6 @@ import warnings
 
 import pytest
 import torch
-
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 triton = pytest.importorskip("triton", reason="Triton is not installed: the fused kernels "
                                               "cannot be tested (pip install -e .[kernels])")

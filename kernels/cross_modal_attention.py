@@ -60,6 +60,16 @@ Code size: every kernel selects its slot's pointers and sizes at run time (``_pi
 of inlining one copy of the program per modality, which keeps the ptxas time of a
 configuration at about half a minute instead of several minutes.
 
+Attention dropout (module training with ``dropout > 0``, ``DROPOUT`` constexpr): one seed per
+call from torch's CPU generator (:func:`dropout_arguments`, no device sync), saved for the
+backward. Each probability's keep decision is ``tl.rand(seed, offset) >= p`` with the offset its
+position in the (E, B, H, T, T) probability tensor (``_dropout_scale``), so the forward, the maps
+and both backward passes regenerate the same mask without storing it (flash-attention's scheme;
+the int32 offset wraps beyond 2^31 probabilities, which only correlates masks). Kept
+probabilities are scaled by 1/(1-p); the log-sum-exp stays over the undropped scores. The maps
+are the dropped probabilities, as ``nn.MultiheadAttention`` returns them. In the backward the
+mask multiplies dP (and P in dV). :func:`dropout_keep_mask` returns the mask for tests.
+
 Saved for backward: the inputs, the packed parameters, O (E, B, T, H, DHP) and the log-sum-exp
 (E, B, H, T), both fp32, and Q/K/V (E, 3, B, H, T, DHP) in the dots' operand dtype.
 Recomputed: the probabilities, the messages f_e, the gate and the LayerNorm statistics.

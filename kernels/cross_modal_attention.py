@@ -60,6 +60,16 @@ Code size: every kernel selects its slot's pointers and sizes at run time (``_pi
 of inlining one copy of the program per modality, which keeps the ptxas time of a
 configuration at about half a minute instead of several minutes.
 
+Attention dropout (module training with ``dropout > 0``, ``DROPOUT`` constexpr): one seed per
+call from torch's CPU generator (:func:`dropout_arguments`, no device sync), saved for the
+backward. Each probability's keep decision is ``tl.rand(seed, offset) >= p`` with the offset its
+position in the (E, B, H, T, T) probability tensor (``_dropout_scale``), so the forward, the maps
+and both backward passes regenerate the same mask without storing it (flash-attention's scheme;
+the int32 offset wraps beyond 2^31 probabilities, which only correlates masks). Kept
+probabilities are scaled by 1/(1-p); the log-sum-exp stays over the undropped scores. The maps
+are the dropped probabilities, as ``nn.MultiheadAttention`` returns them. In the backward the
+mask multiplies dP (and P in dV). :func:`dropout_keep_mask` returns the mask for tests.
+
 Saved for backward: the inputs, the packed parameters, O (E, B, T, H, DHP) and the log-sum-exp
 (E, B, H, T), both fp32, and Q/K/V (E, 3, B, H, T, DHP) in the dots' operand dtype.
 Recomputed: the probabilities, the messages f_e, the gate and the LayerNorm statistics.
@@ -93,7 +103,7 @@ from torch.autograd.function import once_differentiable
 from .cross_modal_flops import cross_modal_attention_flops  # noqa: F401 (re-export)
 from .cross_modal_jit import (MASK_VALUE, PREC_BF16, PREC_FP16, PREC_IEEE,  # noqa: F401
                               PREC_TF32, PRECISION_NAMES, _acc, _head_b, _head_w, _key_valid,
-                              _kv, _load_proj, _load_rows, _mm, _pick, _pick3, _pick6,
+                              _dropout_keep_kernel, _dropout_scale, _kv, _load_proj, _load_rows, _mm, _pick, _pick3, _pick6,
                               _square_w, _store_proj, _store_rows)
 from .cross_modal_launch import (LAUNCH_OPTIONS, PROJECTION_DTYPES, _CAPABILITY,  # noqa: F401
                                  _DEFAULT_OPTIONS, _block_sizes, _capability_major,
@@ -163,10 +173,10 @@ def _fwd_direction(
     o_ptr,  # (E, B, T, H, DHP) fp32, saved for backward
     lse_ptr,  # (E, B, H, T) fp32, saved for backward
     qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
-    b, rows, T, B, e, DS,
+    b, rows, T, B, e, DS, seed, p_drop,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     """Message f_e (BLOCK_M, DP) of one direction for one query tile, all heads."""
     offs_h = tl.arange(0, DHP)
@@ -187,7 +197,9 @@ def _fwd_direction(
             m_new = tl.maximum(m_i, tl.max(s, 1))
             alpha = tl.exp(m_i - m_new)
             p = tl.exp(s - m_new[:, None])
-            l_i = l_i * alpha + tl.sum(p, 1)
+            l_i = l_i * alpha + tl.sum(p, 1)  # the normaliser is over undropped scores
+            if DROPOUT:
+                p = p * _dropout_scale(seed, p_drop, e, b, h, rows, cols, T, B, H)
             acc = acc * alpha[:, None] + _mm(p, v, PREC)
             m_i = m_new
         # A sample whose keys are all padding attends to nothing: O = 0 (flash-attention's
@@ -211,24 +223,24 @@ def _fwd_target(
     wg_ptr,  # (K, 3, DP, DP): gate weight blocks for [H_i | f_0 | f_1]
     bg_ptr, lnw_ptr, lnb_ptr,  # (K, DP)
     o_ptr, lse_ptr, qkv_ptr, eps, pid_q, b, T, B,
-    k, D, NSRC, E0, DS0, E1, DS1,
+    k, D, NSRC, E0, DS0, E1, DS1, seed, p_drop,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     offs_d = tl.arange(0, DP)
     dmask = offs_d < D
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     x = _load_rows(x_ptr, b, rows, T, D, DP)
     f0 = _fwd_direction(x, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-                        wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E0, DS0, H, DHP, DP,
-                        BLOCK_M, BLOCK_N, HAS_MASK, PREC)
+                        wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E0, DS0, seed, p_drop, H,
+                        DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
     # With one source f1 stays zero and the packed gate's third block is zero padding.
     f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
     if NSRC == 2:
         f1 = _fwd_direction(x, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-                            wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E1, DS1, H, DHP, DP,
-                            BLOCK_M, BLOCK_N, HAS_MASK, PREC)
+                            wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E1, DS1, seed, p_drop, H,
+                            DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
     total = f0 + f1
     if GATING:
         z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP)), PREC)
@@ -260,6 +272,7 @@ def _cross_modal_attention_forward_kernel(
     x1_ptr, a1_ptr, c1_ptr, out1_ptr, eps1,  # target slot 1
     x2_ptr, a2_ptr, c2_ptr, out2_ptr, eps2,  # target slot 2
     T, B,
+    seed, p_drop,  # attention dropout: RNG seed and drop probability (used with DROPOUT)
     D0: tl.constexpr, N0: tl.constexpr, E00: tl.constexpr, DS00: tl.constexpr,
     E01: tl.constexpr, DS01: tl.constexpr,
     D1: tl.constexpr, N1: tl.constexpr, E10: tl.constexpr, DS10: tl.constexpr,
@@ -268,7 +281,7 @@ def _cross_modal_attention_forward_kernel(
     E21: tl.constexpr, DS21: tl.constexpr,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     """The whole block's forward. Grid: (cdiv(T, BLOCK_M), B, K) with K = number of targets.
 
@@ -286,17 +299,17 @@ def _cross_modal_attention_forward_kernel(
                 bg_ptr, lnw_ptr, lnb_ptr, o_ptr, lse_ptr, qkv_ptr, _pick(k, eps0, eps1, eps2), pid_q, b,
                 T, B, k, _pick(k, D0, D1, D2), _pick(k, N0, N1, N2), _pick(k, E00, E10, E20),
                 _pick(k, DS00, DS10, DS20), _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21),
-                GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC)
+                seed, p_drop, GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
 
 
 @triton.jit
 def _maps_one(
     x_ptr, src_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr,
-    qkv_ptr, pid_q, b, T, B,
+    qkv_ptr, pid_q, b, T, B, seed, p_drop,
     j: tl.constexpr, e: tl.constexpr, D: tl.constexpr, DS: tl.constexpr, H: tl.constexpr,
     DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     HAS_MASK: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < T
@@ -309,7 +322,10 @@ def _maps_one(
             kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
             lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             s = tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE)
-            acc += tl.exp(s)
+            if DROPOUT:  # nn.MultiheadAttention returns the dropped probabilities
+                acc += tl.exp(s) * _dropout_scale(seed, p_drop, e, b, h, rows, cols, T, B, H)
+            else:
+                acc += tl.exp(s)
         tl.store(map_ptr + ((j * B + b) * T + rows[:, None]) * T + cols[None, :],
                  (acc / H).to(map_ptr.dtype.element_ty),
                  mask=row_ok[:, None] & (cols < T)[None, :])
@@ -324,12 +340,12 @@ def _cross_modal_attention_maps_kernel(
     qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
     x0_ptr, s0_ptr,  # map 0: target and source features (B, T, D)
     x1_ptr, s1_ptr,  # map 1
-    T, B,
+    T, B, seed, p_drop,
     E0: tl.constexpr, D0: tl.constexpr, DS0: tl.constexpr,
     E1: tl.constexpr, D1: tl.constexpr, DS1: tl.constexpr,
     NMAP: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     """Head-averaged attention maps. Grid: (cdiv(T, BLOCK_M), B, NMAP).
 
@@ -341,13 +357,13 @@ def _cross_modal_attention_maps_kernel(
     j = tl.program_id(2)
     if j == 0:
         _maps_one(x0_ptr, s0_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                  bv_ptr, lse_ptr, qkv_ptr, pid_q, b, T, B, 0, E0, D0, DS0, H, DHP, DP, BLOCK_M, BLOCK_N,
-                  HAS_MASK, PREC)
+                  bv_ptr, lse_ptr, qkv_ptr, pid_q, b, T, B, seed, p_drop, 0, E0, D0, DS0, H, DHP, DP,
+                  BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
     if NMAP > 1:
         if j == 1:
             _maps_one(x1_ptr, s1_ptr, mask_ptr, map_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                      bv_ptr, lse_ptr, qkv_ptr, pid_q, b, T, B, 1, E1, D1, DS1, H, DHP, DP, BLOCK_M,
-                      BLOCK_N, HAS_MASK, PREC)
+                      bv_ptr, lse_ptr, qkv_ptr, pid_q, b, T, B, seed, p_drop, 1, E1, D1, DS1, H, DHP, DP,
+                      BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -382,10 +398,10 @@ def _bwd_direction_query(
     dbq_ptr,  # (R, E, H, DHP)
     dwo_ptr,  # (R, E, H, DHP, DP)
     dbo_ptr,  # (R, E, DP)
-    prow, NE, b, rows, T, B, e, DS, MAP,
+    prow, NE, b, rows, T, B, e, DS, MAP, seed, p_drop,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     """dO, Delta and the dQ pass of one direction; returns dH_i's share (BLOCK_M, DP)."""
     offs_h = tl.arange(0, DHP)
@@ -418,6 +434,8 @@ def _bwd_direction_query(
                     p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
                     da = tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                                  mask=valid, other=0.0)
+                    if DROPOUT:
+                        da = da * _dropout_scale(seed, p_drop, e, b, h, rows, cols, T, B, H)
                     extra += tl.sum(p * da, 1)
                 delta += extra / H
         tl.store(delta_ptr + ((e * B + b) * H + h) * T + rows, delta, mask=row_ok)
@@ -433,6 +451,8 @@ def _bwd_direction_query(
                 has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
                 dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                               mask=valid & has_map, other=0.0) / H
+            if DROPOUT:  # the same mask as the forward, from the same counters
+                dp = dp * _dropout_scale(seed, p_drop, e, b, h, rows, cols, T, B, H)
             ds = p * (dp - delta[:, None])
             dq += _mm(ds, kk, PREC)
         _acc(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x, PREC))
@@ -448,11 +468,11 @@ def _bwd_query_target(
     o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
     dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr,
     eps, pid_q, b, T, B, NE, NQ, NR, K,
-    k, M, D, NSRC, E0, DS0, MAP0, E1, DS1, MAP1,
+    k, M, D, NSRC, E0, DS0, MAP0, E1, DS1, MAP1, seed, p_drop,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     offs_d = tl.arange(0, DP)
     dmask = offs_d < D
@@ -508,13 +528,14 @@ def _bwd_query_target(
     dx += _bwd_direction_query(x, df0, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
                                bv_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
                                dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0,
-                               DS0, MAP0, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
+                               DS0, MAP0, seed, p_drop, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK,
+                               HAS_DMAP, PREC, DROPOUT)
     if NSRC == 2:
         dx += _bwd_direction_query(x, df1, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
                                    wv_ptr, bv_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr,
                                    delta_ptr, dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b,
-                                   rows, T, B, E1, DS1, MAP1, H, DHP, DP, BLOCK_M, BLOCK_N,
-                                   HAS_MASK, HAS_DMAP, PREC)
+                                   rows, T, B, E1, DS1, MAP1, seed, p_drop, H, DHP, DP, BLOCK_M,
+                                   BLOCK_N, HAS_MASK, HAS_DMAP, PREC, DROPOUT)
     tl.store(dxq_ptr + ((M * B + b) * T + rows[:, None]) * DP + offs_d[None, :], dx,
              mask=(rows < T)[:, None])
 
@@ -538,7 +559,7 @@ def _cross_modal_attention_backward_query_kernel(
     x0_ptr, a0_ptr, c0_ptr, g0_ptr, eps0,  # target slot 0: input, sources, output gradient
     x1_ptr, a1_ptr, c1_ptr, g1_ptr, eps1,
     x2_ptr, a2_ptr, c2_ptr, g2_ptr, eps2,
-    T, B, NE, NQ, NR,
+    T, B, NE, NQ, NR, seed, p_drop,
     K: tl.constexpr,
     M0: tl.constexpr, D0: tl.constexpr, N0: tl.constexpr, E00: tl.constexpr, DS00: tl.constexpr,
     P00: tl.constexpr, E01: tl.constexpr, DS01: tl.constexpr, P01: tl.constexpr,
@@ -549,7 +570,7 @@ def _cross_modal_attention_backward_query_kernel(
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     """Epilogue backward and dQ pass. Grid: (cdiv(T, BLOCK_M), B, K).
 
@@ -570,7 +591,7 @@ def _cross_modal_attention_backward_query_kernel(
         K, k, _pick(k, M0, M1, M2), _pick(k, D0, D1, D2), _pick(k, N0, N1, N2),
         _pick(k, E00, E10, E20), _pick(k, DS00, DS10, DS20), _pick(k, P00, P10, P20),
         _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21), _pick(k, P01, P11, P21),
-        GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
+        seed, p_drop, GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC, DROPOUT)
 
 
 @triton.jit
@@ -581,10 +602,10 @@ def _bwd_direction_key(
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
     lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr,  # from the forward and the query pass
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 partials
-    prow, NE, b, cols, T, B, e, DT, MAP,
+    prow, NE, b, cols, T, B, e, DT, MAP, seed, p_drop,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     """dK/dV pass of one direction for one key tile; returns dH_j's share (BLOCK_N, DP)."""
     offs_h = tl.arange(0, DHP)
@@ -606,12 +627,17 @@ def _bwd_direction_key(
             do = tl.load(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                          mask=row_ok[:, None], other=0.0)
             p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
-            dv += _mm(tl.trans(p), do, PREC)
             dp = _mm(do, tl.trans(vv), PREC)
             if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
                 has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
                 dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
                               mask=valid & has_map, other=0.0) / H
+            if DROPOUT:  # the same mask as the forward, from the same counters
+                scale = _dropout_scale(seed, p_drop, e, b, h, rows, cols, T, B, H)
+                dv += _mm(tl.trans(p * scale), do, PREC)
+                dp = dp * scale
+            else:
+                dv += _mm(tl.trans(p), do, PREC)
             ds = p * (dp - delta[:, None])
             dk += _mm(tl.trans(ds), q, PREC)
         w_off = ((prow * NE + e) * H + h) * DHP
@@ -630,11 +656,11 @@ def _bwd_key_modality(
     lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,
     pid_k, b, T, B, NE, NK, NR,
-    M, D, IS_TGT, NDIR, E0, DT0, MAP0, E1, DT1, MAP1,
+    M, D, IS_TGT, NDIR, E0, DT0, MAP0, E1, DT1, MAP1, seed, p_drop,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     cols = pid_k * BLOCK_N + tl.arange(0, BLOCK_N)
     prow = (b * NK + pid_k) % NR
@@ -645,14 +671,16 @@ def _bwd_key_modality(
         dh += _bwd_direction_key(hs, t0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
                                  bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr,
                                  dbk_ptr,
-                                 dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E0, DT0, MAP0, H,
-                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
+                                 dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E0, DT0, MAP0, seed,
+                                 p_drop, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC,
+                                 DROPOUT)
     if NDIR >= 2:
         dh += _bwd_direction_key(hs, t1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
                                  bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr,
                                  dbk_ptr,
-                                 dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E1, DT1, MAP1, H,
-                                 DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
+                                 dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E1, DT1, MAP1, seed,
+                                 p_drop, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC,
+                                 DROPOUT)
     # The query-side share, when this modality is also a target (masked load otherwise).
     is_tgt = (tl.zeros([BLOCK_N, DP], dtype=tl.int32) + IS_TGT) != 0
     dh += tl.load(dxq_ptr + ((M * B + b) * T + cols[:, None]) * DP + offs_dp[None, :],
@@ -673,7 +701,7 @@ def _cross_modal_attention_backward_key_kernel(
     h0_ptr, dh0_ptr, u00_ptr, u01_ptr,  # modality slot 0: features, their gradient, targets
     h1_ptr, dh1_ptr, u10_ptr, u11_ptr,
     h2_ptr, dh2_ptr, u20_ptr, u21_ptr,
-    T, B, NE, NK, NR,
+    T, B, NE, NK, NR, seed, p_drop,
     M0: tl.constexpr, D0: tl.constexpr, IT0: tl.constexpr, ND0: tl.constexpr,
     E00: tl.constexpr, DT00: tl.constexpr, P00: tl.constexpr,
     E01: tl.constexpr, DT01: tl.constexpr, P01: tl.constexpr,
@@ -686,7 +714,7 @@ def _cross_modal_attention_backward_key_kernel(
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
     """dK/dV pass and the final input gradients. Grid: (cdiv(T, BLOCK_N), B, J).
 
@@ -706,7 +734,8 @@ def _cross_modal_attention_backward_key_kernel(
         _pick(j, M0, M1, M2), _pick(j, D0, D1, D2), _pick(j, IT0, IT1, IT2),
         _pick(j, ND0, ND1, ND2), _pick(j, E00, E10, E20), _pick(j, DT00, DT10, DT20),
         _pick(j, P00, P10, P20), _pick(j, E01, E11, E21), _pick(j, DT01, DT11, DT21),
-        _pick(j, P01, P11, P21), H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC)
+        _pick(j, P01, P11, P21), seed, p_drop, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP,
+        PREC, DROPOUT)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -730,7 +759,8 @@ def _fresh(*shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
     return out
 
 
-def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, want_maps: bool):
+def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, want_maps: bool,
+                                  dropout_p: float = 0.0, seed: int = 0):
     """Run the fused forward.
 
     Args:
@@ -739,6 +769,8 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
         mask8: contiguous (B, T) int8 (1 = padding) or None.
         params: the list from :func:`pack_parameters`.
         want_maps: also compute the head-averaged attention maps.
+        dropout_p, seed: attention dropout probability (0 = none) and the seed of its
+            counter-based RNG; the backward must get the same two.
 
     Returns:
         (outputs, maps, o, lse): outputs per target slot (B, T, d) in the input dtype; maps
@@ -789,7 +821,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     grid = (triton.cdiv(T, block_m), B, K)
     _cross_modal_attention_forward_kernel[grid](
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, qkv, *slot_args, T, B,
-        **consts, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
+        seed, float(dropout_p), **consts, DROPOUT=dropout_p > 0, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
         BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
 
     nmap = len(plan.maps) if want_maps else 0
@@ -802,7 +834,8 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
             map_args += [feats[t], feats[s]]
             mconsts.update({f"E{j}": e, f"D{j}": plan.dim(t), f"DS{j}": plan.dim(s)})
         _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
-            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, qkv, *map_args, T, B, **mconsts, NMAP=nmap,
+            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, qkv, *map_args, T, B, seed, float(dropout_p),
+            **mconsts, NMAP=nmap, DROPOUT=dropout_p > 0,
             H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask,
             PREC=prec, **launch_options("maps", lh.device))
     return outputs, maps, o, lse, qkv
@@ -826,7 +859,8 @@ def weight_gradient_shapes(plan: CrossModalPlan, B: int, nq: int, nk: int) -> di
 
 
 def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o, lse, qkv,
-                                   grad_outputs, grad_maps):
+                                   grad_outputs, grad_maps, dropout_p: float = 0.0,
+                                   seed: int = 0):
     """Run the fused backward.
 
     Args:
@@ -834,6 +868,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
         o, lse: saved by the forward.
         grad_outputs: per target slot, the (B, T, d) gradient of the output or None.
         grad_maps: (NMAP, B, T, T) gradient of the attention maps, or None.
+        dropout_p, seed: as given to the forward (the mask is regenerated from them).
 
     Returns:
         (grad_feats, grad_params): dict modality -> (B, T, d) gradient in the input dtype for
@@ -888,7 +923,8 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
                            f"P{k}0": -1, f"E{k}1": 0, f"DS{k}1": 1, f"P{k}1": -1})
     _cross_modal_attention_backward_query_kernel[(nq, B, K)](
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, qkv, do, delta, dmap, dxq,
-        dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, r1, K=K, **consts,
+        dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, r1, seed,
+        float(dropout_p), K=K, **consts, DROPOUT=dropout_p > 0,
         GATING=plan.gating, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m, BLOCK_N=block_n,
         HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
         **launch_options("backward_query", lh.device))
@@ -914,7 +950,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
                             f"DT{j}0": 1, f"P{j}0": -1, f"E{j}1": 0, f"DT{j}1": 1, f"P{j}1": -1})
     _cross_modal_attention_backward_key_kernel[(nk, B, J)](
         mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, qkv, do, dmap, dxq, dwk, dbk, dwv, dbv,
-        *key_args, T, B, E, nk, r2, **kconsts, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
+        *key_args, T, B, E, nk, r2, seed, float(dropout_p), **kconsts, DROPOUT=dropout_p > 0, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
         BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
         **launch_options("backward_key", lh.device))
 
@@ -936,11 +972,12 @@ class CrossModalAttentionFunction(torch.autograd.Function):
     """Fused block over packed parameters; outputs per target slot, then the maps."""
 
     @staticmethod
-    def forward(ctx, plan, want_maps, lh, rh, body, key_padding_mask, *params):
+    def forward(ctx, plan, want_maps, dropout_p, seed, lh, rh, body, key_padding_mask, *params):
         feats = {"lh": lh, "rh": rh, "body": body}
         mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
         outputs, maps, o, lse, qkv = cross_modal_attention_forward(plan, feats, mask8, params,
-                                                              want_maps)
+                                                                   want_maps, dropout_p, seed)
+        ctx.dropout_p, ctx.seed = dropout_p, seed
         ctx.save_for_backward(lh, rh, body, *params)
         ctx.plan, ctx.mask8, ctx.o, ctx.lse, ctx.qkv = plan, mask8, o, lse, qkv
         ctx.set_materialize_grads(False)
@@ -959,8 +996,9 @@ class CrossModalAttentionFunction(torch.autograd.Function):
         if grad_maps is not None and grad_maps.numel() == 0:
             grad_maps = None
         grad_feats, grad_params = cross_modal_attention_backward(
-            plan, feats, ctx.mask8, params, ctx.o, ctx.lse, ctx.qkv, list(grads[:K]), grad_maps)
-        return (None, None, grad_feats.get("lh"), grad_feats.get("rh"), grad_feats.get("body"),
+            plan, feats, ctx.mask8, params, ctx.o, ctx.lse, ctx.qkv, list(grads[:K]), grad_maps,
+            ctx.dropout_p, ctx.seed)
+        return (None, None, None, None, grad_feats.get("lh"), grad_feats.get("rh"), grad_feats.get("body"),
                 None, *grad_params)
 
 
@@ -1003,9 +1041,27 @@ def _validate(module, lh, rh, body, key_padding_mask) -> None:
         if key_padding_mask.device != lh.device:
             raise ValueError("cross_modal_attention_triton: key_padding_mask is on "
                              f"{key_padding_mask.device}, inputs on {lh.device}")
-    if module.training and module.dropout > 0:
-        raise ValueError("cross_modal_attention_triton: attention dropout is not implemented; "
-                         "use dropout=0 or eval mode")
+
+
+def dropout_arguments(module) -> tuple:
+    """(p, seed) of one call: p = 0 unless the module trains with attention dropout.
+
+    The seed comes from torch's default CPU generator (``torch.manual_seed`` reproduces it),
+    so drawing it costs no device-to-host sync; the kernels derive the keep mask from it.
+    """
+    if not (module.training and module.dropout > 0):
+        return 0.0, 0
+    return float(module.dropout), int(torch.randint(0, 2 ** 31 - 1, (1,)).item())
+
+
+def dropout_keep_mask(seed: int, p: float, E: int, B: int, H: int, T: int,
+                      device="cpu") -> torch.Tensor:
+    """The (E, B, H, T, T) bool keep mask the kernels draw for ``seed`` and ``p`` (for tests
+    and for a reference given the same mask); E directions, H heads, queries x keys."""
+    out = torch.zeros(E, B, H, T, T, dtype=torch.int8, device=device)
+    _dropout_keep_kernel[(E, B, H)](out, seed, float(p), T, B, H=H,
+                                    BLOCK=max(16, triton.next_power_of_2(T)))
+    return out.bool()
 
 
 def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
@@ -1031,8 +1087,9 @@ def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
     plan = _module_state(module).plan
     params = packed_parameters(module, plan)
     want_maps = bool(return_extras) and bool(plan.maps)
+    dropout_p, seed = dropout_arguments(module)
     results = CrossModalAttentionFunction.apply(
-        plan, want_maps, lh.contiguous(), rh.contiguous(), body.contiguous(), key_padding_mask,
+        plan, want_maps, dropout_p, seed, lh.contiguous(), rh.contiguous(), body.contiguous(), key_padding_mask,
         *params)
     return _assemble(plan, results, {"lh": lh, "rh": rh, "body": body}, module, return_extras,
                      CrossModalExtras)

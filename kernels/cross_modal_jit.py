@@ -130,3 +130,30 @@ def _pick(k, a, b, c):
     where a constexpr slot index would inline the whole program three times (and triple the
     ptxas time)."""
     return tl.where(k == 0, a, tl.where(k == 1, b, c))
+
+
+@triton.jit
+def _dropout_scale(seed, p_drop, e, b, h, rows, cols, T, B, H: tl.constexpr):
+    """Attention-dropout multiplier (0 or 1/(1-p)) of a (rows, cols) tile of direction e, head h.
+
+    Counter-based (``tl.rand``): the offset of an element is its position in the (E, B, H, T, T)
+    probability tensor, so the forward, the maps and both backward passes regenerate the same
+    keep mask from the seed alone (flash-attention's scheme); nothing is stored.
+    """
+    offs = (((e * B + b) * H + h) * T + rows[:, None]) * T + cols[None, :]
+    keep = tl.rand(seed, offs) >= p_drop
+    return tl.where(keep, 1.0 / (1.0 - p_drop), 0.0)
+
+
+@triton.jit
+def _dropout_keep_kernel(out_ptr, seed, p_drop, T, B, H: tl.constexpr, BLOCK: tl.constexpr):
+    """The keep mask (E, B, H, T, T) as the kernels draw it; for tests. Grid: (E, B, H)."""
+    e = tl.program_id(0)
+    b = tl.program_id(1)
+    h = tl.program_id(2)
+    rows = tl.arange(0, BLOCK)
+    cols = tl.arange(0, BLOCK)
+    scale = _dropout_scale(seed, p_drop, e, b, h, rows, cols, T, B, H)
+    ok = (rows < T)[:, None] & (cols < T)[None, :]
+    tl.store(out_ptr + (((e * B + b) * H + h) * T + rows[:, None]) * T + cols[None, :],
+             (scale > 0).to(tl.int8), mask=ok)

@@ -32,17 +32,17 @@ def _kernels():
 @torch.library.custom_op("slr_fused::cross_modal_attention", mutates_args=())
 def _cma_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
             key_padding_mask: Optional[torch.Tensor], params: List[torch.Tensor], config: str,
-            want_maps: bool) -> List[torch.Tensor]:
+            want_maps: bool, dropout_p: float, seed: int) -> List[torch.Tensor]:
     plan = plan_from_config(config)
     feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
     mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
     outputs, maps, o, lse, qkv = _kernels().cross_modal_attention_forward(plan, feats, mask8, params,
-                                                               want_maps)
+                                                               want_maps, dropout_p, seed)
     return [*outputs, maps, o, lse, qkv]
 
 
 @_cma_op.register_fake
-def _cma_op_fake(lh, rh, body, key_padding_mask, params, config, want_maps):
+def _cma_op_fake(lh, rh, body, key_padding_mask, params, config, want_maps, dropout_p, seed):
     plan = plan_from_config(config)
     feats = {"lh": lh, "rh": rh, "body": body}
     B, T = lh.shape[:2]
@@ -60,24 +60,27 @@ def _cma_backward_op(lh: torch.Tensor, rh: torch.Tensor, body: torch.Tensor,
                      key_padding_mask: Optional[torch.Tensor], params: List[torch.Tensor],
                      o: torch.Tensor, lse: torch.Tensor, qkv: torch.Tensor,
                      grad_outputs: List[torch.Tensor],
-                     grad_maps: Optional[torch.Tensor], config: str) -> List[torch.Tensor]:
+                     grad_maps: Optional[torch.Tensor], config: str, dropout_p: float,
+                     seed: int) -> List[torch.Tensor]:
     plan = plan_from_config(config)
     feats = {"lh": lh.contiguous(), "rh": rh.contiguous(), "body": body.contiguous()}
     mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
     grad_feats, grad_params = _kernels().cross_modal_attention_backward(
-        plan, feats, mask8, params, o, lse, qkv, list(grad_outputs), grad_maps)
+        plan, feats, mask8, params, o, lse, qkv, list(grad_outputs), grad_maps,
+        dropout_p, seed)
     dfeats = [grad_feats.get(m, torch.zeros_like(feats[m])) for m in MODALITY_CODES]
     return dfeats + [torch.zeros_like(p) if g is None else g for p, g in zip(params, grad_params)]
 
 
 @_cma_backward_op.register_fake
 def _cma_backward_op_fake(lh, rh, body, key_padding_mask, params, o, lse, qkv, grad_outputs,
-                          grad_maps, config):
+                          grad_maps, config, dropout_p, seed):
     return [x.new_empty(x.shape) for x in (lh, rh, body)] + [p.new_empty(p.shape) for p in params]
 
 
 def _cma_op_setup_context(ctx, inputs, output):
-    lh, rh, body, mask, params, config, want_maps = inputs
+    lh, rh, body, mask, params, config, want_maps, dropout_p, seed = inputs
+    ctx.dropout_p, ctx.seed = dropout_p, seed
     plan = plan_from_config(config)
     ctx.config, ctx.want_maps, ctx.n_targets = config, want_maps, len(plan.targets)
     ctx.has_maps = want_maps and bool(plan.maps)
@@ -94,8 +97,8 @@ def _cma_op_backward(ctx, grads):
                     for g, (m, _) in zip(grads[:K], plan.targets)]
     grad_maps = grads[K] if ctx.has_maps else None
     res = _cma_backward_op(lh, rh, body, ctx.mask, params, o, lse, qkv, grad_outputs, grad_maps,
-                           ctx.config)
-    return res[0], res[1], res[2], None, list(res[3:]), None, None
+                           ctx.config, ctx.dropout_p, ctx.seed)
+    return res[0], res[1], res[2], None, list(res[3:]), None, None, None, None
 
 
 torch.library.register_autograd("slr_fused::cross_modal_attention", _cma_op_backward,
@@ -105,8 +108,9 @@ torch.library.register_autograd("slr_fused::cross_modal_attention", _cma_op_back
 def op_arguments(module, lh, rh, body, key_padding_mask=None, want_maps=False):
     """Positional arguments of ``torch.ops.slr_fused.cross_modal_attention`` for a module."""
     plan = make_plan(module)
+    dropout_p, seed = _kernels().dropout_arguments(module)
     return (lh, rh, body, key_padding_mask, pack_parameters(module, plan), plan_to_config(plan),
-            bool(want_maps) and bool(plan.maps))
+            bool(want_maps) and bool(plan.maps), dropout_p, seed)
 
 
 def cross_modal_attention_op(module, lh, rh, body, key_padding_mask=None, return_extras=False):

@@ -336,11 +336,13 @@ def triton_available() -> bool:
 def fused_kernels_have_dropout() -> bool:
     """Whether the fused Triton kernels implement attention dropout while training.
 
-    The one place that states this capability: ``auto`` falls back to the reference (one
-    warning) and ``triton`` refuses to train (one error line) while it is False. Flip it where
-    the kernels gain dropout.
+    The one place that states this capability: while it is False ``auto`` falls back to the
+    reference (one warning) and ``triton`` refuses to train (one error line). True since the
+    kernels draw the attention-dropout mask with a counter-based RNG and regenerate it in the
+    backward (``kernels/cross_modal_attention.py``, tested against float64 given the same mask
+    in ``tests/kernels/test_cross_modal_dropout.py``).
     """
-    return False
+    return True
 
 
 def needs_dropout_in_training(module) -> bool:

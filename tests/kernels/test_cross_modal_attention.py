@@ -546,14 +546,6 @@ def test_shared_accumulator_rows_sum_every_program(monkeypatch):
     check_against_reference("hands-body", 2, 3, 30, "end", False)
 
 
-def test_dropout_in_training_is_refused():
-    torch.manual_seed(0)
-    module = CrossModalAttention(num_heads=3, dropout=0.1).to(DEVICE).train()
-    feats, _ = make_inputs(1, 3, None)
-    with pytest.raises(ValueError, match="dropout"):
-        cma.cross_modal_attention_triton(module, feats["lh"], feats["rh"], feats["body"])
-
-
 @pytest.mark.parametrize("heads", VALID_HEADS)
 def test_every_dot_dimension_is_gpu_legal(heads):
     plan = cma.make_plan(CrossModalAttention(num_heads=heads))

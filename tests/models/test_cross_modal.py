@@ -283,13 +283,12 @@ def test_bad_dropout_is_one_clear_error(dropout):
 
 
 def test_auto_falls_back_to_the_reference_once_while_dropout_trains(monkeypatch):
-    """Where the fused kernels have no dropout: auto warns once and keeps the reference; triton
-    refuses with one line; eval or dropout 0 are untouched by this."""
+    """Where the fused kernels have no dropout (the switch off): auto warns once and keeps the
+    reference; triton refuses with one line; eval or dropout 0 are untouched by this."""
     import types
 
     from slr_fused.models import cross_modal
-    if cross_modal.fused_kernels_have_dropout():
-        pytest.skip("the fused kernels implement dropout: no fallback to test")
+    monkeypatch.setattr(cross_modal, "fused_kernels_have_dropout", lambda: False)
     monkeypatch.setattr(cross_modal, "triton_available", lambda: True)
     monkeypatch.setattr(cross_modal, "_DROPOUT_FALLBACK_WARNED", False)
     cuda_like = types.SimpleNamespace(is_cuda=True, dtype=torch.float32)
@@ -302,3 +301,21 @@ def test_auto_falls_back_to_the_reference_once_while_dropout_trains(monkeypatch)
         cross_modal.resolve_backend("triton", cuda_like, block)
     assert cross_modal.resolve_backend("triton", cuda_like, block.eval()) == "triton"
     assert cross_modal.resolve_backend("triton", cuda_like, CrossModalAttention().train()) == "triton"
+
+
+def test_training_with_dropout_uses_the_fused_kernels(monkeypatch):
+    """The kernels implement attention dropout: auto and triton keep them while training."""
+    import types
+    import warnings
+
+    from slr_fused.kernels import self_check
+    from slr_fused.models import cross_modal
+    assert cross_modal.fused_kernels_have_dropout()
+    monkeypatch.setattr(cross_modal, "triton_available", lambda: True)
+    monkeypatch.setattr(self_check, "fused_kernels_verified", lambda module, example: True)
+    cuda_like = types.SimpleNamespace(is_cuda=True, dtype=torch.float32)
+    block = CrossModalAttention(dropout=0.1).train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cross_modal.resolve_backend("auto", cuda_like, block) == "triton"
+        assert cross_modal.resolve_backend("triton", cuda_like, block) == "triton"

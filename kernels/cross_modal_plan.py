@@ -251,7 +251,10 @@ def _module_state(module) -> _ModuleState:
     # Swapping a submodule of a module that already ran (rather than changing its parameters)
     # is not noticed; the configuration below is.
     config = (module.num_heads, module.use_gating, tuple(map(tuple, module.directions)))
-    state = _MODULE_STATE.get(module)
+    # Tracing (torch.compile, torch.export) sees fake parameters: a state built then must not be
+    # kept (later eager calls would read fakes), and a kept state must not hand real tensors in.
+    tracing = torch.compiler.is_compiling()
+    state = None if tracing else _MODULE_STATE.get(module)
     if state is None or state.config != config:
         for name, att in module.attentions.items():
             if not att._qkv_same_embed_dim or att.in_proj_bias is None or att.bias_k is not None \
@@ -261,7 +264,8 @@ def _module_state(module) -> _ModuleState:
                                  "it)")
         plan = make_plan(module)
         state = _ModuleState(config, plan, _module_tensors(module, plan))
-        _MODULE_STATE[module] = state
+        if not tracing:
+            _MODULE_STATE[module] = state
     return state
 
 

@@ -381,6 +381,19 @@ def test_inference_cache_follows_parameter_updates():
         assert_close(m, a, w, FP32_RTOL)
 
 
+def test_state_built_while_tracing_is_not_kept(monkeypatch):
+    """torch.export swaps fake tensors in for the parameters; a module state cached then made
+    every later eager call fail (found through the AOTI package check: export, then eager)."""
+    import slr_fused.kernels.cross_modal_plan as cross_modal_plan
+    module = make_module("hands", 2)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    traced = cross_modal_plan._module_state(module)
+    assert module not in cross_modal_plan._MODULE_STATE
+    monkeypatch.undo()
+    eager = cross_modal_plan._module_state(module)
+    assert eager is not traced and cross_modal_plan._MODULE_STATE[module] is eager
+
+
 def test_float16_inputs_within_twice_torch_error():
     """flash-attention's rule: error vs float64 at most twice that of plain torch in float16."""
     if DEVICE == "cpu":

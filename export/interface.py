@@ -4,11 +4,11 @@ One place for the tensor names, the input layout, the metadata helpers and the e
 exporters and the runners import the contract instead of each other (no import cycle).
 """
 
-import hashlib
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence
 
 from ..data.joints import FEATURE_DIMS, MODALITIES
+from ..hashing import sha256_file  # noqa: F401  (re-exported: the exporters import it from here)
 
 INPUT_NAMES = ("left_hand", "right_hand", "body")   # in forward() order: lh, rh, body
 MASK_NAME = "padding_mask"
@@ -72,15 +72,6 @@ def check_interface(inputs: Dict[str, Sequence], outputs: Iterable[str], source)
             raise ModelMismatchError(f"{source}: input {name} has shape {shape}, expected "
                                      f"(batch, length, {width})")
     return MASK_NAME in names
-
-
-def sha256_file(path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks (checkpoints and engines can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def as_proto(model_or_path, load_weights: bool = True):

@@ -10,12 +10,13 @@ they write in ``$SLR_CACHE_DIR/trusted-models.json`` (default ``~/.cache/slr-fus
 """
 
 import fcntl
-import hashlib
 import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict
+
+from .hashing import sha256_file
 
 REGISTRY_NAME = "trusted-models.json"
 CODE_FORMATS = {".pt2": "an AOTInductor package loads and runs its shared library",
@@ -33,14 +34,6 @@ def registry_path() -> Path:
     return root / REGISTRY_NAME
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read(path: Path) -> Dict[str, Dict]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -52,7 +45,7 @@ def _read(path: Path) -> Dict[str, Dict]:
 def record_trusted(path) -> str:
     """Remember ``path``'s content as produced here; returns its sha256."""
     from .atomic import write_text_atomic
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     registry = registry_path()
     registry.parent.mkdir(parents=True, exist_ok=True)
     with open(registry.with_name(REGISTRY_NAME + ".lock"), "a") as lock:
@@ -72,7 +65,7 @@ def check_trusted(path, trust: bool = False) -> None:
     if reason is None or trust or not path.is_file():
         return
     entries = _read(registry_path())
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     if sha in entries:
         return
     real = os.path.realpath(path)

@@ -26,6 +26,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..atomic import atomic_write
+from ..hashing import sha256_file
 from .joints import BODY_JOINTS, HAND_JOINTS, HAND_SUFFIXES, LABEL_COLUMN, all_columns
 
 CACHE_VERSION = 2
@@ -204,11 +205,7 @@ def _cache_key(path: Path) -> str:
     """Size, mtime and content hash: an edit that keeps the size and restores the mtime still
     invalidates the cache."""
     stat = path.stat()
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return f"v{CACHE_VERSION}:{stat.st_size}:{stat.st_mtime_ns}:{digest.hexdigest()}"
+    return f"v{CACHE_VERSION}:{stat.st_size}:{stat.st_mtime_ns}:{sha256_file(path)}"
 
 
 def cache_locations(path: Path) -> List[Path]:

@@ -5,38 +5,19 @@ import argparse
 import json
 import sys
 
+from ..argtypes import positive_float, positive_int
 from .extractor import ExtractOptions
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text!r}")
-    return value
 
 
 def _add_frame_options(parser: argparse.ArgumentParser, max_frames_help: str) -> None:
     group = parser.add_argument_group("frames and landmarks")
-    group.add_argument("--fps", type=_positive_float, default=None,
+    group.add_argument("--fps", type=positive_float, default=None,
                        help="resample every video to this frame rate, e.g. 25 (nearest frame in time; "
                             "default: keep each video's own rate)")
-    group.add_argument("--max_frames", type=_positive_int, default=None, help=max_frames_help)
+    group.add_argument("--max_frames", type=positive_int, default=None, help=max_frames_help)
     group.add_argument("--start_frame", type=int, default=0,
                        help="first frame of each video to use, 0-based (default: %(default)s)")
-    group.add_argument("--end_frame", type=_positive_int, default=None,
+    group.add_argument("--end_frame", type=positive_int, default=None,
                        help="frame at which to stop, exclusive (default: the end of the video)")
     group.add_argument("--model_complexity", type=int, choices=(0, 1, 2), default=1,
                        help="MediaPipe Holistic pose model: 0 lite, 1 full, 2 heavy (default: %(default)s)")
@@ -64,7 +45,7 @@ def add_extract_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--classes", default=None,
                         help="class file fixing the label numbering (default: the existing "
                              "<name>_classes.txt beside the output, extended with new labels)")
-    parser.add_argument("--workers", type=_positive_int, default=1,
+    parser.add_argument("--workers", type=positive_int, default=1,
                         help="videos extracted in parallel, one process each (default: %(default)s)")
     parser.add_argument("--work_dir", default=None,
                         help="folder of per-video results, for resuming an interrupted run "
@@ -87,7 +68,7 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-m", "--model", required=True,
                         help="trained model (.pt), or its ONNX file / TensorRT engine / AOTInductor "
                              ".pt2 package from slr export")
-    parser.add_argument("-k", "--top_k", type=_positive_int, default=5,
+    parser.add_argument("-k", "--top_k", type=positive_int, default=5,
                         help="classes shown per input (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--trust-model", "--trust_model", dest="trust_model", action="store_true",

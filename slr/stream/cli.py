@@ -5,29 +5,10 @@ import json
 import sys
 from pathlib import Path
 
+from ..argtypes import positive_int, probability
 from .pipeline import StreamOptions
 
 PRECISIONS = ("fp32", "bf16")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text!r}")
-    return value
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
-    return value
 
 
 def add_stream_parser(subparsers) -> argparse.ArgumentParser:
@@ -48,27 +29,27 @@ def add_stream_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--calibrate", metavar="VAL_CSV", default=None,
                         help="calibrate the no-sign threshold on this validation CSV and store it "
                              "in <model>.stream.json (no streaming)")
-    parser.add_argument("--window", type=_positive_int, default=None,
+    parser.add_argument("--window", type=positive_int, default=None,
                         help="frames the model sees (default: the model's --num_frames, else 30)")
-    parser.add_argument("--min_window", type=_positive_int, default=None,
+    parser.add_argument("--min_window", type=positive_int, default=None,
                         help="frames buffered before the model first runs after a pause "
                              "(default: half the window)")
-    parser.add_argument("--stride", type=_positive_int, default=5,
+    parser.add_argument("--stride", type=positive_int, default=5,
                         help="run the model every this many frames (default: %(default)s)")
-    parser.add_argument("--pause", type=_positive_int, default=None,
+    parser.add_argument("--pause", type=positive_int, default=None,
                         help="frames in a row with nobody in view that end a sign (default: the stride)")
-    parser.add_argument("--threshold", type=_probability, default=None,
+    parser.add_argument("--threshold", type=probability, default=None,
                         help="top-1 probability below which a window is no sign (default: the "
                              "calibrated one, else 0.5)")
-    parser.add_argument("--enter", type=_positive_int, default=2,
+    parser.add_argument("--enter", type=positive_int, default=2,
                         help="agreeing windows that start a sign (default: %(default)s)")
-    parser.add_argument("--release", type=_positive_int, default=2,
+    parser.add_argument("--release", type=positive_int, default=2,
                         help="disagreeing windows that end it (default: %(default)s)")
     parser.add_argument("--no_sign", action="append", default=[], metavar="CLASS",
                         help="a class meaning no sign (an idle/rest class), by name or number; repeatable")
-    parser.add_argument("--min_hands", type=_probability, default=0.0,
+    parser.add_argument("--min_hands", type=probability, default=0.0,
                         help="fraction of window frames that must show a hand (default: %(default)s)")
-    parser.add_argument("-k", "--top_k", type=_positive_int, default=5,
+    parser.add_argument("-k", "--top_k", type=positive_int, default=5,
                         help="classes listed per event (default: %(default)s)")
     parser.add_argument("--fps", type=float, default=None,
                         help="replay speed of a CSV source, frames per second (default: 30)")

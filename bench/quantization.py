@@ -50,12 +50,22 @@ def build_models(checkpoint, calibration, scratch: Path, onnx_path=None,
     log(f"quantizing to INT8, calibrated on {calibration} ...")
     quantize_int8(onnx_path, int8_path, calibration, limit=calibration_samples)
     eager = load_predictor(checkpoint)
-    models = {"onnx-fp32": (load_predictor(onnx_path), "fp32"),
-              "onnx-int8": (load_predictor(int8_path), "fp32"),
+    models = {"onnx-fp32": (_without_spinning(load_predictor(onnx_path), onnx_path), "fp32"),
+              "onnx-int8": (_without_spinning(load_predictor(int8_path), int8_path), "fp32"),
               "eager-fp32": (eager, "fp32")}
     if cpu_supports_bf16():
         models["eager-bf16"] = (eager, "bf16")
     return models
+
+
+def _without_spinning(model, path):
+    """The same model on an ONNX Runtime session whose worker threads do not spin-wait after a
+    run: by default they keep a small CPU busy and slow whatever is timed next (the eager rows
+    came out ~10x slow), which is why the deployment bench turns spinning off too."""
+    from dataclasses import replace
+
+    from slr_fused.export.runtime import OnnxRuntimeRunner
+    return replace(model, runner=OnnxRuntimeRunner(path, spinning=False))
 
 
 def measure_accuracy(models: Dict[str, tuple], held_out) -> Dict[str, dict]:

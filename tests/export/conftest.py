@@ -6,34 +6,22 @@ every test reads the file.
 """
 
 import argparse
-from pathlib import Path
 
 import pytest
 import torch
 
 from slr_fused.checkpoint import save_model
-from slr_fused.export.cli import add_export_parser, run_export
+from slr_fused.export.cli import run_export
 from slr_fused.models.siformer import SiFormer, SiFormerConfig
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from export_helpers import SHARED_DATA, export_parser, have_bsl16
+
 TINY = dict(d_ff=32, num_enc_layers=1, num_dec_layers=1)
-
-
-def export_parser() -> argparse.ArgumentParser:
-    """A parser shaped like ``slr``'s, holding only the export subcommand."""
-    parser = argparse.ArgumentParser(prog="slr")
-    subparsers = parser.add_subparsers(dest="command")
-    add_export_parser(subparsers)
-    return parser
 
 
 @pytest.fixture
 def parser() -> argparse.ArgumentParser:
     return export_parser()
-
-
-def have_bsl16() -> bool:
-    return (SHARED_DATA / "bsl16" / "bsl16_test.csv").is_file()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from slr_fused.extract.predict import load_predictor
 from slr_fused.precision import (class_logits, compare_predictions, cpu_supports_bf16,
                                  format_comparison, isa_report)
 
-from conftest import SHARED_DATA, export_parser, have_bsl16
+from export_helpers import SHARED_DATA, export_parser, have_bsl16
 
 pytest.importorskip("onnxruntime", reason="onnxruntime (slr-fused[export]) is needed")
 

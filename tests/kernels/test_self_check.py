@@ -43,7 +43,8 @@ def test_nan_gradients_are_caught(monkeypatch):
 
     def poisoned(ctx, *grads):
         out = list(real_backward(ctx, *grads))
-        out[2] = torch.full_like(out[2], float("nan"))   # d(lh)
+        # grads follow apply()'s arguments: (plan, want_maps, dropout_p, seed, lh, ...)
+        out[4] = torch.full_like(out[4], float("nan"))   # d(lh)
         return tuple(out)
     monkeypatch.setattr(cma.CrossModalAttentionFunction, "backward", staticmethod(poisoned))
     reason = self_check.run_self_check(_module(), DEVICE, torch.float32)
@@ -87,6 +88,8 @@ def test_auto_uses_the_kernels_only_where_they_serve(monkeypatch):
     assert resolve_backend("auto", cuda_like) == "triton"              # no module: no check
     verdict["ok"] = True
     dropping = _module(dropout=0.1).train()
-    assert resolve_backend("auto", cuda_like, dropping) == "reference"
+    assert resolve_backend("auto", cuda_like, dropping) == "triton"       # dropout in the kernels
+    monkeypatch.setattr(cross_modal, "fused_kernels_have_dropout", lambda: False)
+    assert resolve_backend("auto", cuda_like, dropping) == "reference"    # kernels without it
     assert resolve_backend("auto", cuda_like, dropping.eval()) == "triton"
     assert resolve_backend("auto", torch.zeros(1)) == "reference"      # CPU tensor

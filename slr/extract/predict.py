@@ -191,20 +191,26 @@ def expand_inputs(inputs: Sequence) -> List[Path]:
     return out
 
 
-@torch.no_grad()
-def predict_frames(model: Model, frames: np.ndarray, top_k: int = 5) -> Tuple[List[Tuple[int, str, float]], float]:
-    """Top-k of one raw (T, 54, 2) sample; returns (top list, seconds spent in the model).
-
-    The sample goes through PoseDataset exactly as an evaluation set would: same resampling
-    (``num_frames`` when the model was trained with it, else capped at ``max_frames``), same
-    normalisation, no augmentation.
-    """
+def sample_batch(model: Model, frames: np.ndarray) -> dict:
+    """One raw (T, 54, 2) sample as the model's batch of one, through PoseDataset exactly as an
+    evaluation set would go: same resampling (``num_frames`` when the model was trained with it,
+    else capped at ``max_frames``), same normalisation, no augmentation."""
     frames = np.asarray(frames, dtype=np.float32)
     sequences = PoseSequences(frames, np.array([0, len(frames)], np.int64), np.zeros(1, np.int64))
     dataset = PoseDataset(sequences, num_frames=model.num_frames,
                           max_frames=None if model.num_frames else model.max_frames,
                           canonical_hand=model.canonical_hand)
     batch = collate_poses([dataset[0]])
+    return batch
+
+
+@torch.no_grad()
+def predict_frames(model: Model, frames: np.ndarray, top_k: int = 5) -> Tuple[List[Tuple[int, str, float]], float]:
+    """Top-k of one raw (T, 54, 2) sample; returns (top list, seconds spent in the model).
+
+    The sample is prepared by :func:`sample_batch`; only the model call is timed.
+    """
+    batch = sample_batch(model, frames)
     start = time.perf_counter()
     logits = model.runner(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"])
     logits = torch.as_tensor(np.asarray(logits.detach().float().cpu() if torch.is_tensor(logits) else logits))

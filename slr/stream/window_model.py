@@ -11,9 +11,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..data.csv_format import PoseSequences
-from ..data.dataset import PoseDataset, collate_poses
-from ..extract.predict import Model
+from ..extract.predict import Model, sample_batch
 from ..precision import check_precision, cpu_supports_bf16  # noqa: F401  (re-exported)
 
 
@@ -29,12 +27,7 @@ def precision_context(precision: str, model: Model):
 @torch.no_grad()
 def window_probabilities(model: Model, frames: np.ndarray, precision: str = "fp32") -> np.ndarray:
     """(T, 54, 2) raw frames -> (num_classes,) float64 softmax probabilities."""
-    frames = np.asarray(frames, dtype=np.float32)
-    sequences = PoseSequences(frames, np.array([0, len(frames)], np.int64), np.zeros(1, np.int64))
-    dataset = PoseDataset(sequences, num_frames=model.num_frames,
-                          max_frames=None if model.num_frames else model.max_frames,
-                          canonical_hand=model.canonical_hand)
-    batch = collate_poses([dataset[0]])
+    batch = sample_batch(model, frames)
     with precision_context(precision, model):
         logits = model.runner(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"])
     logits = np.asarray(logits.detach().float().cpu() if torch.is_tensor(logits) else logits,

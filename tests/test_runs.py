@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from run_helpers import metrics_without_timing as _metrics
+
 from slr_fused.checkpoint import load_model, load_training_checkpoint
 from slr_fused.faults import BOUNDARIES, CRASH_EXIT_CODE
 
@@ -19,7 +21,6 @@ TINY = ["--d_ff", "16", "--num_enc_layers", "1", "--num_dec_layers", "1", "--bat
         "--lr", "3e-3", "--scheduler_milestones", "10", "--num_frames", "8", "--max_frames", "8",
         "--device", "cpu", "--progress", "false"]
 EPOCHS = 3
-TIMING = ("epoch_seconds", "samples_per_second")
 
 
 def _run(runs, name, *extra, crash_at=None):
@@ -30,14 +31,6 @@ def _run(runs, name, *extra, crash_at=None):
     command = [sys.executable, "-m", "slr_fused", "train", "--epochs", str(EPOCHS), "--runs_dir",
                str(runs), "--experiment_name", name, *TINY, *extra]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-
-
-def _metrics(run_dir):
-    records = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
-    for record in records:
-        for key in TIMING:
-            record.pop(key)
-    return records
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from run_helpers import metrics_without_timing as _metrics
+
 from slr_fused.checkpoint import CheckpointError, load_model, load_training_checkpoint
 from slr_fused.cli import main
 from slr_fused.evaluation import evaluate_checkpoint
@@ -20,7 +22,6 @@ from slr_fused.training import TrainConfig, train
 # which needs deterministic CPU math; on a GPU machine "auto" would pick cuda:<rank>.
 TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "48",
         "--lr", "1e-3", "--device", "cpu"]
-TIMING = ("epoch_seconds", "samples_per_second")
 
 
 def _env():
@@ -32,14 +33,6 @@ def _env():
 def _train_command(runs, name, epochs, *extra):
     return [sys.executable, "-m", "slr_fused", "train", "--epochs", str(epochs), "--runs_dir", str(runs),
             "--experiment_name", name, *TINY, *extra]
-
-
-def _metrics(run_dir):
-    records = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
-    for record in records:
-        for key in TIMING:
-            record.pop(key)
-    return records
 
 
 def test_run_folder_contents(tmp_path):

@@ -3,20 +3,23 @@
 ``python -m slr_fused.bench.ablation`` (or ``slr bench ablation``) trains each configuration of
 :data:`ABLATION_CONFIGS` for ``--epochs`` epochs with each seed (seeds outer, configurations
 inner, so any drift of the machine during the run hits every configuration alike), and writes
-``<output>/<name>-<device>.{json,md,png}``: per run the test top-1/top-5 at the last epoch, and
-per configuration the mean, min and max over seeds, parameters, seconds per epoch, inference
-time per sample (batch 1) and FLOPs per sample. A difference smaller than the seed-to-seed spread
-is not a result; the Markdown says so next to the numbers.
+``<output>/<name>-<device>.{json,md,png}`` (``--output``, default ``bench-results/``): per run
+the test top-1/top-5 at the last epoch, and per configuration the mean, min and max over seeds,
+parameters, seconds per epoch, inference time per sample (batch 1) and FLOPs per sample. A
+difference smaller than the seed-to-seed spread is not a result; the Markdown says so next to
+the numbers.
 
 ``--table recipe`` trains :data:`RECIPE_CONFIGS` instead: ``slr train``'s defaults (the seed
 recipe), the ``wlasl`` recipe, and the wlasl recipe with one part taken out at a time, each with
 its own learning-rate schedule over the budget. ``--recipe wlasl`` trains the model table with
 that recipe's settings and schedule (BMHCMA/CMCL against the baseline under the new recipe).
+
+``--data`` is a folder with ``<name>_{train,val,test}.csv``; without it, the bundled synthetic
+demo data (what ``slr train`` uses by default).
 """
 
 import argparse
 import dataclasses
-import json
 import statistics
 import tempfile
 import warnings
@@ -26,12 +29,14 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from slr_fused.atomic import atomic_write
+from slr_fused.bench.common import (Context, add_output_arguments, bench_device, build_model,
+                                    check_kernel, environment, input_dims, measure_cell,
+                                    random_inputs, report, setup_eager, standalone_main,
+                                    summarize, write_result)
 from slr_fused.info import MODEL_VARIANTS
 from slr_fused.models.siformer import SiFormerConfig
 
 MODEL_SETTINGS = {f.name for f in dataclasses.fields(SiFormerConfig)} - {"num_classes"}
-
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bsl16"
 
 # Every configuration of `slr info --model`, trained the way the seed trains it: with CMCL where
 # the block exists (CMCL needs its attention maps), plus the full model without CMCL, so the
@@ -60,6 +65,12 @@ RECIPE_CONFIGS = (
     ("wlasl + CMCL", dict(recipe="wlasl", use_cmcl=True)),
 )
 TABLES = {"model": ABLATION_CONFIGS, "recipe": RECIPE_CONFIGS}
+
+
+def default_data() -> str:
+    """The bundled synthetic demo data's folder (written once, as ``slr train`` does)."""
+    from slr_fused.data.synthetic import default_demo_folder, write_demo_dataset
+    return str(write_demo_dataset(default_demo_folder())["train"].parent)
 
 
 def dataset_paths(data: str) -> Dict[str, str]:
@@ -131,38 +142,39 @@ def model_costs(chosen, num_classes: int, length: int, repeats: int,
     moment of the machine does not land on one configuration only.
     """
     from slr_fused.bench.flops import count_flops
-    from slr_fused.bench.model_cost import build_model, measure_cell, random_inputs, setup_eager
-    from slr_fused.bench.timing import summarize
     from slr_fused.models.siformer import count_parameters
-    x = random_inputs(1, length)
-    x_on_device = tuple(t.to(device) for t in x)
-    runners, costs = {}, {}
+    runners, costs, x = {}, {}, None
     for name, overrides in chosen:
         torch.manual_seed(0)
         model = build_model({k: v for k, v in overrides.items() if k in MODEL_SETTINGS}, num_classes)
+        x = x or random_inputs(1, length, dims=input_dims(model))
         costs[name] = {"params": count_parameters(model),
                        "block_params": count_parameters(model.cross_modal),
                        "flops_per_sample": count_flops(model, x)["total"]}
-        runners[name] = setup_eager(model.set_kernel(kernel).to(device), None)
+        runners[name] = setup_eager(model.set_kernel(kernel), Context(device))
+    x_on_device = tuple(t.to(device) for t in x)
     samples = measure_cell(runners, x_on_device, repeats, warmup=3)
     for name in runners:
         costs[name]["latency_b1"] = summarize(samples[name])
     return costs
 
 
-def run_ablation(data: str = str(DEFAULT_DATA), epochs: int = 2, seeds: Sequence[int] = (1, 2),
+def run_ablation(data: Optional[str] = None, epochs: int = 2, seeds: Sequence[int] = (1, 2),
                  batch_size: int = 24, configs: Optional[Sequence[str]] = None,
                  latency_repeats: int = 20, length: int = 30,
                  log: Callable[[str], None] = print, device: str = "auto",
                  kernel: str = "reference", table: str = "model",
                  recipe: Optional[str] = None) -> Dict[str, object]:
-    """Train every configuration with every seed; returns the result dict (see module doc)."""
-    from slr_fused.bench.timing import bench_device, check_kernel, environment
+    """Train every configuration with every seed; returns the result dict (see module doc).
+
+    ``data``: a folder with ``<name>_{train,val,test}.csv`` (None: the bundled demo data).
+    """
     from slr_fused.data.dataset import PoseDataset
     if epochs < 1 or not seeds:
         raise ValueError("the ablation needs at least one epoch and one seed")
     target = bench_device(device)
     check_kernel(kernel, target)
+    data = data or default_data()
     paths = dataset_paths(data)
     chosen = select_configs(configs, table)
     if recipe is not None:
@@ -279,20 +291,16 @@ def plot(result: Dict[str, object], path: Path) -> None:
 
 def write_outputs(result: Dict[str, object], output_dir, name: str = "ablation") -> Dict[str, Path]:
     """``<name>-<device>.json``, ``.md`` and ``.png`` in ``output_dir``; returns the paths."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    stem = output_dir / f"{name}-{result['environment']['device']}"
-    paths = {"json": stem.with_suffix(".json"), "md": stem.with_suffix(".md"),
-             "png": stem.with_suffix(".png")}
-    atomic_write(paths["json"], lambda h: h.write(json.dumps(result, indent=2).encode()))
-    atomic_write(paths["md"], lambda h: h.write(markdown_table(result).encode()))
+    paths = write_result(result, output_dir, name, markdown_table)
+    paths["png"] = paths["json"].with_suffix(".png")
     plot(result, paths["png"])
     return paths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=str(DEFAULT_DATA),
-                        help="folder with <name>_{train,val,test}.csv (default: ../shared/data/bsl16)")
+    parser.add_argument("--data", default=None,
+                        help="folder with <name>_{train,val,test}.csv (default: the bundled "
+                             "synthetic demo data, as slr train)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs per run (default 2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds (default 1 2)")
     parser.add_argument("--batch_size", type=int, default=24)
@@ -310,8 +318,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", default=None,
                         help="train the model table with this recipe (e.g. wlasl) and its "
                              "schedule (default: seed settings at a constant lr 1e-4)")
-    parser.add_argument("--output", default=str(Path(__file__).resolve().parent / "results"))
-    parser.add_argument("--name", default="ablation")
+    add_output_arguments(parser, "ablation")
 
 
 def run_from_args(args) -> Dict[str, Path]:
@@ -320,14 +327,10 @@ def run_from_args(args) -> Dict[str, Path]:
     result = run_ablation(args.data, args.epochs, args.seeds, args.batch_size, args.configs,
                           device=args.device, kernel=args.kernel, table=args.table,
                           recipe=args.recipe)
-    paths = write_outputs(result, args.output, args.name)
-    print(markdown_table(result))
-    print("Wrote " + ", ".join(str(p) for p in paths.values()))
-    return paths
+    return report(result, write_outputs(result, args.output, args.name), markdown_table)
 
 
 def main(argv=None) -> int:
-    from slr_fused.bench.timing import standalone_main
     return standalone_main("python -m slr_fused.bench.ablation", __doc__, add_arguments, run_from_args, argv)
 
 

@@ -9,7 +9,8 @@ TensorRT engines land. Every runtime runs the baseline and the BMHCMA model (bid
 3 heads, 100 classes, random weights: timing does not depend on training), so the block's
 overhead under each runtime comes out of the same run.
 
-Runtimes (one ``setup_*`` each; one that cannot run here is listed with its reason):
+Runtimes (one ``setup_*(model, ctx)`` each, eager and compile from the harness
+:mod:`slr_fused.bench.common`; one that cannot run here is listed with its reason):
   eager            PyTorch eager, reference block
   eager-triton     PyTorch eager, fused block (CUDA)
   compile          torch.compile (inductor, static shapes, compiled during warm-up)
@@ -30,7 +31,7 @@ paths go through the project's runners (input checks included), exactly as ``slr
 """
 
 import argparse
-import json
+import dataclasses
 import tempfile
 import time
 import warnings
@@ -39,13 +40,13 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from slr_fused.atomic import atomic_write
-from slr_fused.bench.model_cost import RESULTS_DIR, Unavailable, build_model, measure_cell
-from slr_fused.bench.timing import bench_device, environment, summarize
+from slr_fused.bench.common import (BASELINE, Context, Unavailable, add_output_arguments,
+                                    bench_device, build_model, compile_static, environment,
+                                    input_dims, measure_cell, needs_cuda, paired_ratio,
+                                    random_inputs, report, setup_compile, setup_eager,
+                                    standalone_main, summarize, write_result)
 from slr_fused.errors import describe_error
-from slr_fused.info import MODEL_VARIANTS
 
-BASELINE = MODEL_VARIANTS[0][0]
 BLOCK = "bidirectional h=3"
 CONFIGS = ((BASELINE, dict(use_cross_attention=False)), (BLOCK, dict(cross_attn_heads=3)))
 RUNTIMES = ("eager", "eager-triton", "compile", "compile-triton", "cudagraphs",
@@ -54,50 +55,22 @@ RUNTIMES = ("eager", "eager-triton", "compile", "compile-triton", "cudagraphs",
 PRECISION = {"tensorrt-fp16": "fp16 (LayerNorm, softmax fp32)"}
 
 
-class Context:
-    """What every setup needs: the device, the shapes to accept, a scratch folder."""
-
-    def __init__(self, device: torch.device, length: int, max_batch: int, scratch: Path):
-        self.device, self.length, self.max_batch, self.scratch = device, length, max_batch, scratch
-
-
-def _needs_cuda(ctx: Context, what: str, why: str = "") -> None:
-    if ctx.device.type != "cuda":
-        raise Unavailable(f"{what} runs on CUDA only{why}")
-
-
 FUSED_ON_CPU = " (on the CPU the Triton interpreter is for tests, far too slow to time)"
 
 
-def _no_grad(fn):
-    def run(inputs):
-        with torch.no_grad():
-            return fn(*inputs)
-    return run
+def setup_eager_triton(model, ctx):
+    needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
+    return setup_eager(model.set_kernel("triton"), ctx)
 
 
-def setup_eager(model, checkpoint, ctx):
-    return _no_grad(model.to(ctx.device).eval())
-
-
-def setup_eager_triton(model, checkpoint, ctx):
-    _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
-    return _no_grad(model.set_kernel("triton").to(ctx.device).eval())
-
-
-def setup_compile(model, checkpoint, ctx):
-    return _no_grad(torch.compile(model.to(ctx.device).eval(), dynamic=False))
-
-
-def setup_compile_triton(model, checkpoint, ctx):
-    _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
-    return _no_grad(torch.compile(model.set_kernel("triton").to(ctx.device).eval(),
-                                  dynamic=False))
+def setup_compile_triton(model, ctx):
+    needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
+    return setup_compile(model.set_kernel("triton"), ctx)
 
 
 def _cudagraphs(model, ctx):
-    _needs_cuda(ctx, "CUDA graphs")
-    compiled = torch.compile(model.to(ctx.device).eval(), mode="reduce-overhead", dynamic=False)
+    needs_cuda(ctx, "CUDA graphs")
+    compiled = compile_static(model.to(ctx.device).eval(), mode="reduce-overhead")
 
     def run(inputs):
         with torch.no_grad():
@@ -107,17 +80,18 @@ def _cudagraphs(model, ctx):
     return run
 
 
-def setup_cudagraphs(model, checkpoint, ctx):
+def setup_cudagraphs(model, ctx):
     return _cudagraphs(model, ctx)
 
 
-def setup_cudagraphs_triton(model, checkpoint, ctx):
-    _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
+def setup_cudagraphs_triton(model, ctx):
+    needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
     return _cudagraphs(model.set_kernel("triton"), ctx)
 
 
-def _aoti(checkpoint, ctx, kernel):
+def _aoti(ctx, kernel):
     from slr_fused.export.aoti import AotiRunner, export_aoti
+    checkpoint = ctx.checkpoint
     path = ctx.scratch / f"{checkpoint.stem}-{kernel}.pt2"
     export_aoti(checkpoint, path, kernel=kernel, device=str(ctx.device), max_batch=ctx.max_batch,
                 log=lambda _: None)
@@ -125,17 +99,18 @@ def _aoti(checkpoint, ctx, kernel):
     return lambda inputs: runner(*inputs)
 
 
-def setup_aoti(model, checkpoint, ctx):
-    return _aoti(checkpoint, ctx, "reference")
+def setup_aoti(model, ctx):
+    return _aoti(ctx, "reference")
 
 
-def setup_aoti_triton(model, checkpoint, ctx):
-    _needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
-    return _aoti(checkpoint, ctx, "triton")
+def setup_aoti_triton(model, ctx):
+    needs_cuda(ctx, "the fused block", FUSED_ON_CPU)
+    return _aoti(ctx, "triton")
 
 
-def _onnx_file(checkpoint, ctx) -> Path:
+def _onnx_file(ctx) -> Path:
     """One static-length ONNX export per model, shared by ONNX Runtime and TensorRT."""
+    checkpoint = ctx.checkpoint
     path = ctx.scratch / f"{checkpoint.stem}-T{ctx.length}.onnx"
     if not path.is_file():
         try:
@@ -147,7 +122,7 @@ def _onnx_file(checkpoint, ctx) -> Path:
     return path
 
 
-def setup_onnxruntime(model, checkpoint, ctx):
+def setup_onnxruntime(model, ctx):
     try:
         import onnxruntime
     except ImportError:
@@ -160,18 +135,18 @@ def setup_onnxruntime(model, checkpoint, ctx):
         providers.insert(0, "CUDAExecutionProvider")
     # No spin-waiting: in an interleaved comparison the spinning threads would take the CPU
     # from the runtime timed next (on 2 cores, eager PyTorch ran up to 6x slower after it).
-    runner = OnnxRuntimeRunner(_onnx_file(checkpoint, ctx), providers=providers, spinning=False)
+    runner = OnnxRuntimeRunner(_onnx_file(ctx), providers=providers, spinning=False)
     if ctx.device.type == "cuda" and runner.bind_device is None:
         raise Unavailable("ONNX Runtime did not take the CUDA provider for this model")
     return lambda inputs: runner(*inputs)
 
 
-def _tensorrt(model, checkpoint, ctx, precision):
-    _needs_cuda(ctx, "TensorRT", " (engines are built and run on an NVIDIA GPU)")
+def _tensorrt(ctx, precision):
+    needs_cuda(ctx, "TensorRT", " (engines are built and run on an NVIDIA GPU)")
     from slr_fused.export.tensorrt import (Profile, TensorRTRunner, TensorRTUnavailableError,
                                            build_engine)
-    onnx_path = _onnx_file(checkpoint, ctx)
-    engine = ctx.scratch / f"{checkpoint.stem}-{precision}.engine"
+    onnx_path = _onnx_file(ctx)
+    engine = ctx.scratch / f"{ctx.checkpoint.stem}-{precision}.engine"
     profile = Profile(min_batch=1, opt_batch=ctx.max_batch, max_batch=ctx.max_batch)
     try:
         build_engine(onnx_path, engine, precision=precision, profile=profile,
@@ -182,12 +157,12 @@ def _tensorrt(model, checkpoint, ctx, precision):
     return lambda inputs: runner(*inputs)
 
 
-def setup_tensorrt_fp32(model, checkpoint, ctx):
-    return _tensorrt(model, checkpoint, ctx, "fp32")
+def setup_tensorrt_fp32(model, ctx):
+    return _tensorrt(ctx, "fp32")
 
 
-def setup_tensorrt_fp16(model, checkpoint, ctx):
-    return _tensorrt(model, checkpoint, ctx, "fp16")
+def setup_tensorrt_fp16(model, ctx):
+    return _tensorrt(ctx, "fp16")
 
 
 SETUPS = {"eager": setup_eager, "eager-triton": setup_eager_triton, "compile": setup_compile,
@@ -224,7 +199,8 @@ def build_runners(runtimes, ctx: Context, num_classes: int, model_settings: dict
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    built[name] = SETUPS[runtime](model, checkpoints[name], ctx)
+                    built[name] = SETUPS[runtime](
+                        model, dataclasses.replace(ctx, checkpoint=checkpoints[name]))
             except Exception as error:   # a runtime failing here is a finding, not a crash
                 reason = _reason(error)
                 break
@@ -260,10 +236,9 @@ def drop_failing(runners: Dict[tuple, Callable], status: List[dict], inputs,
         log(f"{runtime}: dropped ({reason})")
 
 
-def inputs_for(batch: int, length: int, device: torch.device):
-    generator = torch.Generator().manual_seed(batch * 1000 + length)
-    return tuple((torch.randn(batch, length, d, generator=generator) * 0.3).to(device)
-                 for d in (42, 42, 24))
+def inputs_for(batch: int, length: int, device: torch.device, dims=None):
+    """The cell's inputs (seeded by its shape), of the models' widths."""
+    return random_inputs(batch, length, seed=batch * 1000 + length, device=device, dims=dims)
 
 
 def cell_rows(samples: Dict[tuple, List[float]], batch: int, length: int) -> List[dict]:
@@ -278,10 +253,8 @@ def cell_rows(samples: Dict[tuple, List[float]], batch: int, length: int) -> Lis
         for key, other in (("ratio_to_baseline", (runtime, BASELINE)),
                            ("speedup_vs_eager", ("eager", config))):
             if other in samples and other != (runtime, config):
-                pairs = zip(values, samples[other])
-                ratios = [v / o for v, o in pairs] if key == "ratio_to_baseline" \
-                    else [o / v for v, o in pairs]
-                row[key] = summarize(ratios)
+                row[key] = paired_ratio(values, samples[other]) if key == "ratio_to_baseline" \
+                    else paired_ratio(samples[other], values)
         rows.append(row)
     return rows
 
@@ -301,8 +274,9 @@ def run_deployment(runtimes: Sequence[str] = RUNTIMES, batches: Sequence[int] = 
     with tempfile.TemporaryDirectory(prefix="slr-bench-deploy-") as scratch:
         ctx = Context(target, length, max(batches), Path(scratch))
         runners, status = build_runners(runtimes, ctx, num_classes, model_settings, log)
+        dims = input_dims(build_model({}, num_classes, **model_settings))
         for batch in batches:
-            inputs = inputs_for(batch, length, target)
+            inputs = inputs_for(batch, length, target, dims)
             start = time.perf_counter()
             drop_failing(runners, status, inputs, log)
             samples = measure_cell(runners, inputs, repeats, warmup)
@@ -352,15 +326,6 @@ def markdown_report(result: Dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_result(result: Dict[str, object], output_dir=RESULTS_DIR,
-                 name: str = "deployment") -> Dict[str, Path]:
-    stem = Path(output_dir) / f"{name}-{result['environment']['device']}"
-    paths = {"json": stem.with_suffix(".json"), "md": stem.with_suffix(".md")}
-    atomic_write(paths["json"], lambda h: h.write(json.dumps(result, indent=2).encode()))
-    atomic_write(paths["md"], lambda h: h.write(markdown_report(result).encode()))
-    return paths
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES,
                         help="runtimes to time (default: all; those that cannot run here are "
@@ -371,21 +336,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--num_classes", type=int, default=100)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--output", default=str(RESULTS_DIR))
-    parser.add_argument("--name", default="deployment")
+    add_output_arguments(parser, "deployment")
 
 
 def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
     result = run_deployment(args.runtimes, args.batches, args.length, args.repeats, args.warmup,
                             args.num_classes, args.device, log=log)
-    paths = write_result(result, args.output, args.name)
-    log(markdown_report(result))
-    log("Wrote " + ", ".join(str(p) for p in paths.values()))
-    return paths
+    return report(result, write_result(result, args.output, args.name, markdown_report),
+                  markdown_report, log)
 
 
 def main(argv=None) -> int:
-    from slr_fused.bench.timing import standalone_main
     return standalone_main("python -m slr_fused.bench.deployment", __doc__, add_arguments,
                            run_from_args, argv)
 

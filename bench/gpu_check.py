@@ -4,14 +4,13 @@
     python -m slr_fused.bench.gpu_check tensorrt --out bench/results/tensorrt-agreement-<gpu>.json
 
 ``correctness``: the fused block's outputs and every gradient against the float64 reference at
-real sizes (B 1, 32, 128 x T 30, 204, 256 x fp32, bf16, fp16, masked), with the bounds of
-:mod:`slr_fused.bench.kernels`. ``tensorrt``: top-1 agreement of the TensorRT fp16 engine with
+real sizes (B 1, 32, 128 x T 30, 204, 256 x fp32, bf16, fp16, masked), with the check and
+bounds the tests use (:mod:`slr_fused.kernels.tolerances`). ``tensorrt``: top-1 agreement of the TensorRT fp16 engine with
 the eager fp32 model (BMHCMA configuration, random weights, 8 batches of 32); the goal is >= 99%.
 Both exit 1 when the check fails, 2 when they cannot run (no GPU, no TensorRT).
 """
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -23,14 +22,14 @@ AGREEMENT_GOAL = 0.99
 
 
 def run_correctness(heads=3, dtypes=("fp32", "bf16", "fp16")) -> dict:
-    from slr_fused.bench.kernels import check_correctness
+    from slr_fused.kernels.tolerances import check_correctness
     checks = []
     for dtype in dtypes:
         for B in SIZES_B:
             for T in SIZES_T:
                 start = time.perf_counter()
                 try:
-                    row = check_correctness(heads, B, T, dtype, True)
+                    row = check_correctness(heads, B, T, dtype, True, device="cuda")
                 except Exception as exc:  # one size failing must not hide the others
                     row = {"dtype": dtype, "B": B, "T": T, "passed": False,
                            "error": f"{type(exc).__name__}: {exc}"[:300]}
@@ -47,7 +46,8 @@ def run_correctness(heads=3, dtypes=("fp32", "bf16", "fp16")) -> dict:
 def run_tensorrt_agreement(batches=8, batch=32, length=204) -> dict:
     import torch
 
-    from slr_fused.bench.deployment import Context, build_runners
+    from slr_fused.bench.common import Context, random_inputs
+    from slr_fused.bench.deployment import build_runners
     device = torch.device("cuda")
     with tempfile.TemporaryDirectory(prefix="slr-gpu-check-") as scratch:
         ctx = Context(device, length, batch, Path(scratch))
@@ -64,9 +64,7 @@ def run_tensorrt_agreement(batches=8, batch=32, length=204) -> dict:
             same = total = 0
             worst = 0.0
             for i in range(batches):
-                g = torch.Generator().manual_seed(100 + i)
-                inputs = tuple((torch.randn(batch, length, d, generator=g) * 0.3).to(device)
-                               for d in (42, 42, 24))
+                inputs = random_inputs(batch, length, seed=100 + i, device=device)
                 ref = fns["eager"](inputs).float()
                 got = fns["tensorrt-fp16"](inputs).float()
                 same += int((ref.argmax(-1) == got.argmax(-1)).sum())
@@ -98,13 +96,9 @@ def main(argv=None) -> int:
             print("gpu_check tensorrt: TensorRT does not import here; skipped", file=sys.stderr)
             return 2
         result = run_tensorrt_agreement()
-    from slr_fused.bench.timing import environment
+    from slr_fused.bench.common import environment, write_json
     result["environment"] = environment(torch.device("cuda"))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(out)
+    out = write_json(args.out, result)
     print(f"wrote {out}: {'passed' if result['passed'] else 'FAILED' if result['passed'] is False else result.get('reason')}")
     return 0 if result["passed"] in (True, None) else 1
 

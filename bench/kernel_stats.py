@@ -30,6 +30,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from slr_fused.bench.common import DEFAULT_OUTPUT, REFERENCE_RESULTS, write_text
+
 PRECISIONS = {  # name -> (dtype name, torch.get_float32_matmul_precision setting)
     "fp32-highest": ("float32", "highest"), "fp32-high": ("float32", "high"),
     "bf16": ("bfloat16", "highest"), "fp16": ("float16", "highest")}
@@ -52,7 +54,7 @@ BUDGETS = {  # name -> (limit, description)
     "weight_grad_scratch_mb": (64, f"weight-gradient scratch at B={SCRATCH_B}, T={SCRATCH_T} (MB)"),
 }
 RESULT_TAG = "KERNEL-STATS-RESULT "
-BASELINE = Path(__file__).parent / "results" / "kernel-stats-baseline.json"
+BASELINE = REFERENCE_RESULTS / "kernel-stats-baseline.json"   # committed, read only
 
 
 # ----------------------------------------------------------------------------------------------
@@ -363,12 +365,6 @@ def markdown(report: dict, baseline: dict = None) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 # ----------------------------------------------------------------------------------------------
 # CLI
 # ----------------------------------------------------------------------------------------------
@@ -385,8 +381,8 @@ def add_arguments(p) -> None:
     p.add_argument("--host-only", action="store_true",
                    help="only the host side (dispatches, syncs, Python time, scratch): seconds")
     p.add_argument("--no-host", action="store_true", help="skip the host side")
-    p.add_argument("--output", default="bench-results",
-                   help="folder for kernel-stats.{json,md} (default: bench-results/ here)")
+    p.add_argument("--output", default=DEFAULT_OUTPUT,
+                   help=f"folder for kernel-stats.{{json,md}} (default: {DEFAULT_OUTPUT}/ here)")
     p.add_argument("--name", default="kernel-stats", help="file stem (default kernel-stats)")
     p.add_argument("--cache", default=None,
                    help="compile cache folder (default <output>/.cache)")
@@ -409,7 +405,7 @@ def run_from_args(args) -> int:
         baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
         if baseline and baseline.get("date") == report.get("date"):
             baseline = None  # rendering the baseline itself
-        _atomic_write(path.with_suffix(".md"), markdown(report, baseline))
+        write_text(path.with_suffix(".md"), markdown(report, baseline))
         print(f"kernel-stats: wrote {path.with_suffix('.md')}")
         return 0
     if args.lengths and any(t < 1 for t in args.lengths):
@@ -440,8 +436,8 @@ def run_from_args(args) -> int:
     stem = output / args.name
     if baseline and stem.with_suffix(".json").resolve() == BASELINE.resolve():
         baseline = None  # regenerating the baseline itself
-    _atomic_write(stem.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
-    _atomic_write(stem.with_suffix(".md"), markdown(report, baseline))
+    write_text(stem.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
+    write_text(stem.with_suffix(".md"), markdown(report, baseline))
     failed = [b["budget"] for b in report["budgets"] if b["pass"] is False]
     print(f"kernel-stats: wrote {stem}.json and {stem}.md; "
           + (f"budgets failed: {', '.join(failed)}" if failed else "all measured budgets met"))

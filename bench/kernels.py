@@ -1,7 +1,7 @@
-"""GPU benchmark of the fused cross-modal attention block.
+"""GPU benchmark of the fused cross-modal attention block: ``slr bench kernels``.
 
-    python -m slr_fused.bench.kernels                  # B=32, T=204 plus the sweep
-    python -m slr_fused.bench.kernels --no-sweep --dtypes fp32
+    slr bench kernels                                  # B=32, T=204 plus the sweep
+    python -m slr_fused.bench.kernels --no-sweep --dtypes fp32   # the same command
 
 Providers (one ``setup_*`` function each): ``fused`` (our Triton kernels through the module's
 ``backend="triton"``), ``eager`` (``forward_reference``), ``compile`` and ``compile-max-autotune``
@@ -11,37 +11,32 @@ Providers (one ``setup_*`` function each): ``fused`` (our Triton kernels through
 (which includes Python and launch overhead, where this block spends most of its time).
 
 Before timing, every dtype is checked against the float64 reference at the real size (outputs
-and every gradient). The JSON written to ``bench/results/kernels-<device>.json`` holds the device,
+and every gradient) with the check and bounds of :mod:`slr_fused.kernels.tolerances`, the ones
+the tests use. The JSON written to ``<output>/kernels-<device>.json`` (``--output``, default
+``bench-results/``; the Markdown table beside it) holds the device,
 versions, date, the checks, the launch counts from the profiler (the issue requires at most 3
 Triton launches forward and 6 backward) and a floor per configuration: max(bytes / measured
 copy bandwidth, FLOPs / measured matmul peak) + one measured launch.
 
-The reference is imported from the same place the tests import it from.
+Exit status: 0 every check and launch budget passed, 1 one failed, 2 it cannot run here (no
+CUDA GPU, no Triton, or TRITON_INTERPRET=1 set).
 """
 
 import argparse
-import copy
 import datetime
-import json
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-from slr_fused.atomic import atomic_write
-from slr_fused.bench.timing import device_tag, environment
+from slr_fused.bench.common import (add_output_arguments, compile_static, environment,
+                                    standalone_main, write_result)
+from slr_fused.kernels.tolerances import DTYPES, block_inputs, block_module, check_correctness
 from slr_fused.models.cross_modal import CrossModalAttention
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-# Relative error bounds (max |a - ref| / max |ref|) against float64: the fused kernels use ieee
-# fp32 dots; 16-bit inputs round the inputs and outputs only.
-BOUNDS = {"fp32": 1e-5, "tf32": 1e-3, "bf16": 1e-2, "fp16": 1e-2}
 SWEEP_B = (1, 8, 32, 128)
 SWEEP_T = (30, 204, 256)
-DIMS = {"lh": 42, "rh": 42, "body": 24}
 DEVICE = "cuda"  # the CPU smoke test of this script sets "cpu" (under TRITON_INTERPRET=1)
 
 
@@ -51,23 +46,12 @@ DEVICE = "cuda"  # the CPU smoke test of this script sets "cpu" (under TRITON_IN
 
 
 def make_inputs(B, T, dtype, device=None, masked=True, seed=0):
-    device = device or DEVICE
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    feats = [torch.randn(B, T, d, generator=g).to(device, dtype) for d in DIMS.values()]
-    mask = None
-    if masked:
-        # Real batches are padded to the longest sample: lengths between T/2 and T.
-        lengths = torch.randint(max(1, T // 2), T + 1, (B,), generator=g)
-        lengths[0] = T
-        mask = (torch.arange(T)[None, :] >= lengths[:, None]).to(device)
-    return feats, mask
+    """The block's inputs (:func:`slr_fused.kernels.tolerances.block_inputs`) on DEVICE."""
+    return block_inputs(B, T, dtype, device or DEVICE, masked=masked, seed=seed)
 
 
 def make_module(heads, dtype, backend, device=None, seed=1):
-    device = device or DEVICE
-    torch.manual_seed(seed)
-    module = CrossModalAttention(num_heads=heads, backend=backend).to(device, dtype)
-    return module.eval()
+    return block_module(heads, dtype, backend, device or DEVICE, seed=seed)
 
 
 def setup_fused(module, mask):
@@ -80,9 +64,8 @@ def setup_eager(module, mask):
 
 
 def setup_compile(module, mask, mode=None):
-    fn = torch.compile(lambda lh, rh, body: module.forward_reference(lh, rh, body, mask),
-                       mode=mode, dynamic=False)
-    return fn
+    return compile_static(lambda lh, rh, body: module.forward_reference(lh, rh, body, mask),
+                          mode)
 
 
 PROVIDERS = {
@@ -127,38 +110,6 @@ def time_step(step, warmup_ms, rep_ms, wall_calls):
     torch.cuda.synchronize()
     wall = (time.perf_counter() - start) * 1e3 / wall_calls
     return {"median_ms": median, "p20_ms": p20, "p80_ms": p80, "wall_ms_per_call": wall}
-
-
-def relative_error(actual, expected):
-    a, e = actual.detach().double(), expected.detach().double()
-    if not torch.isfinite(a).all():
-        return float("inf")
-    return ((a - e).abs().max() / e.abs().max().clamp_min(1e-30)).item()
-
-
-def check_correctness(heads, B, T, dtype_name, masked):
-    """Fused outputs and every gradient vs the float64 reference at a real size."""
-    dtype = DTYPES[dtype_name]
-    module = make_module(heads, dtype, "triton")
-    ref = copy.deepcopy(module).double()
-    feats, mask = make_inputs(B, T, dtype, masked=masked)
-    leaves = [x.clone().requires_grad_(True) for x in feats]
-    ref_leaves = [x.double().requires_grad_(True) for x in feats]
-    outs = module(*leaves, mask)
-    ref_outs = ref.forward_reference(*ref_leaves, mask)
-    g = torch.Generator(device="cpu").manual_seed(3)
-    grads = [torch.randn(o.shape, generator=g, dtype=torch.float64).to(DEVICE) for o in ref_outs]
-    got = torch.autograd.grad(sum((o.double() * gg).sum() for o, gg in zip(outs, grads)),
-                              leaves + list(module.parameters()))
-    want = torch.autograd.grad(sum((o * gg).sum() for o, gg in zip(ref_outs, grads)),
-                               ref_leaves + list(ref.parameters()))
-    errors = {f"{m}_out": relative_error(o, r) for m, o, r in zip(DIMS, outs, ref_outs)}
-    names = [f"d{m}" for m in DIMS] + [f"d{n}" for n, _ in module.named_parameters()]
-    errors.update({n: relative_error(a, w) for n, a, w in zip(names, got, want)})
-    worst = max(errors, key=errors.get)
-    bound = BOUNDS[dtype_name]
-    return {"dtype": dtype_name, "B": B, "T": T, "bound": bound, "max_rel_error": errors[worst],
-            "worst": worst, "passed": errors[worst] <= bound}
 
 
 def count_launches(heads, B, T, dtype, masked):
@@ -219,7 +170,7 @@ def floor_ms(machine, heads, B, T, dtype, mode):
 
     module = CrossModalAttention(num_heads=heads)
     size = torch.tensor([], dtype=dtype).element_size()
-    io = 2 * B * T * sum(DIMS.values()) * size + B * T  # inputs + outputs + mask
+    io = 2 * B * T * sum(module.dims.values()) * size + B * T  # inputs + outputs + mask
     params = sum(p.numel() for p in module.parameters()) * 4
     flops = 2 * cross_modal_attention_flops(module, B, T)  # multiply-add = 2 for peak rates
     if mode == "full":  # backward reads the inputs and output gradient, writes input gradients
@@ -310,7 +261,7 @@ def markdown_report(report) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
-def run(args):
+def run(args, log=print):
     import triton
 
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -322,20 +273,21 @@ def run(args):
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "heads": args.heads, "masked": not args.no_mask, "checks": [], "results": [],
     }
-    print(f"{device} | torch {torch.__version__} | triton {triton.__version__} | "
-          f"CUDA {torch.version.cuda}")
+    log(f"{device} | torch {torch.__version__} | triton {triton.__version__} | "
+        f"CUDA {torch.version.cuda}")
 
     for name in args.dtypes:
-        check = check_correctness(args.heads, args.batch, args.length, name, not args.no_mask)
+        check = check_correctness(args.heads, args.batch, args.length, name,
+                                  not args.no_mask, device=DEVICE)
         report["checks"].append(check)
-        print(f"check {name}: max rel error {check['max_rel_error']:.2e} ({check['worst']}) "
-              f"bound {check['bound']:.0e} -> {'ok' if check['passed'] else 'FAILED'}")
+        log(f"check {name}: max rel error {check['max_rel_error']:.2e} ({check['worst']}) "
+            f"bound {check['bound']:.0e} -> {'ok' if check['passed'] else 'FAILED'}")
     report["launches"] = count_launches(args.heads, args.batch, args.length, torch.float32,
                                         not args.no_mask)
     lf, lb = report["launches"]["forward"], report["launches"]["backward"]
-    print(f"launches: forward {lf['triton']} ours + {lf['packing']} packing / {lf['all']} kernels "
-          f"in all; backward {lb['triton']} ours + {lb['packing']} packing / {lb['all']} in all "
-          "(the issue's limits: 3 and 6)")
+    log(f"launches: forward {lf['triton']} ours + {lf['packing']} packing / {lf['all']} kernels "
+        f"in all; backward {lb['triton']} ours + {lb['packing']} packing / {lb['all']} in all "
+        "(the issue's limits: 3 and 6)")
     machine = measure_machine()
     report["machine"] = machine
 
@@ -345,8 +297,8 @@ def run(args):
         configs += [(B, T, sweep_providers) for B in SWEEP_B for T in SWEEP_T
                     if (B, T) != (args.batch, args.length)]
     failed = {c["dtype"] for c in report["checks"] if not c["passed"]}
-    print(f"{'B':>4} {'T':>4} {'dtype':>5} {'mode':>8} {'provider':>22} {'median ms':>10} "
-          f"{'p20':>8} {'p80':>8} {'wall ms':>9} {'floor ms':>9}")
+    log(f"{'B':>4} {'T':>4} {'dtype':>5} {'mode':>8} {'provider':>22} {'median ms':>10} "
+        f"{'p20':>8} {'p80':>8} {'wall ms':>9} {'floor ms':>9}")
     for B, T, providers in configs:
         for name in args.dtypes:
             dtype = DTYPES[name]
@@ -366,32 +318,25 @@ def run(args):
                            **timing, **floor}
                     report["results"].append(row)
                     if "error" in timing:
-                        print(f"{B:>4} {T:>4} {name:>5} {mode:>8} {provider:>22} "
-                              f"{timing['error'][:60]}")
+                        log(f"{B:>4} {T:>4} {name:>5} {mode:>8} {provider:>22} "
+                            f"{timing['error'][:60]}")
                     else:
-                        print(f"{B:>4} {T:>4} {name:>5} {mode:>8} {provider:>22} "
-                              f"{timing['median_ms']:>10.4f} {timing['p20_ms']:>8.4f} "
-                              f"{timing['p80_ms']:>8.4f} {timing['wall_ms_per_call']:>9.4f} "
-                              f"{floor['floor_ms']:>9.4f}")
+                        log(f"{B:>4} {T:>4} {name:>5} {mode:>8} {provider:>22} "
+                            f"{timing['median_ms']:>10.4f} {timing['p20_ms']:>8.4f} "
+                            f"{timing['p80_ms']:>8.4f} {timing['wall_ms_per_call']:>9.4f} "
+                            f"{floor['floor_ms']:>9.4f}")
 
     report["main_size"] = [args.batch, args.length]
     report["targets"] = judge_targets(report["results"], args.batch, args.length)
     report["environment"] = environment(torch.device("cuda"))
-    out = Path(args.out or Path(__file__).resolve().parent / "results" /
-               f"kernels-{device_tag(torch.device('cuda'))}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table = markdown_report(report)
-    atomic_write(out, lambda h: h.write(json.dumps(report, indent=2).encode()))
-    atomic_write(out.with_suffix(".md"), lambda h: h.write(table.encode()))
-    print(table)
-    print(f"wrote {out} and {out.with_suffix('.md')}")
+    paths = write_result(report, args.output, args.name, markdown_report)
+    log(markdown_report(report))
+    log(f"wrote {paths['json']} and {paths['md']}")
     ok = (not failed and report["launches"]["forward_ok"] and report["launches"]["backward_ok"])
     return 0 if ok else 1
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m slr_fused.bench.kernels", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--length", type=int, default=204)
     p.add_argument("--heads", type=int, default=3, choices=(1, 2, 3, 6))
@@ -406,27 +351,27 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=25, help="do_bench warmup, ms")
     p.add_argument("--rep", type=int, default=100, help="do_bench repetitions, ms")
     p.add_argument("--wall-calls", type=int, default=50, help="calls for the wall-clock mean")
-    p.add_argument("--out", default=None, help="JSON path (default bench/results/kernels-<device>.json; "
-                   "the Markdown table goes beside it)")
-    return p.parse_args(argv)
+    add_output_arguments(p, "kernels")
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run_from_args(args, log=print) -> int:
+    """Refuse (ValueError, one sentence) where the kernels cannot be timed, else run."""
     if not torch.cuda.is_available():
-        print("slr_fused.bench.kernels needs a CUDA GPU: torch sees none here "
-              f"(torch {torch.__version__}). Run it on a GPU machine.", file=sys.stderr)
-        return 2
+        raise ValueError("slr bench kernels needs a CUDA GPU: torch sees none here "
+                         f"(torch {torch.__version__}); run it on a GPU machine")
     if os.environ.get("TRITON_INTERPRET") == "1":
-        print("TRITON_INTERPRET=1 is set: unset it to time the compiled kernels.", file=sys.stderr)
-        return 2
+        raise ValueError("TRITON_INTERPRET=1 is set: unset it to time the compiled kernels")
     try:
         import triton  # noqa: F401
     except ImportError:
-        print("Triton is not installed: pip install -e .[kernels]", file=sys.stderr)
-        return 2
-    return run(args)
+        raise ValueError("Triton is not installed: pip install -e .[kernels]") from None
+    return run(args, log)
+
+
+def main(argv=None) -> int:
+    return standalone_main("python -m slr_fused.bench.kernels", __doc__, add_arguments,
+                           run_from_args, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -17,34 +17,32 @@ process, thermal state) land on all configurations alike; the overhead ratio is 
 the per-repeat ratios (paired), reported with its 20th/80th percentiles. Training steps are
 interleaved the same way: each batch of the loader is one step for every configuration.
 
-One ``setup_<provider>`` function per backend builds the callable that is timed; a backend that
-cannot run here is listed with the reason instead of being silently dropped.
+Providers, inputs, interleaved timing, the training step and result files come from the
+harness (:mod:`slr_fused.bench.common`); a backend that cannot run here is listed with the
+reason instead of being silently dropped.
 """
 
 import argparse
-import json
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from slr_fused.atomic import atomic_write
+from slr_fused.bench.common import (BASELINE, Context, Unavailable, add_output_arguments,
+                                    bench_device, build_model, check_kernel, environment,
+                                    input_dims, measure_cell, paired_ratio, random_inputs,
+                                    report, setup_compile, setup_eager, standalone_main,
+                                    summarize, training_step, write_result)
 from slr_fused.bench.flops import count_flops
 from slr_fused.errors import describe_error
-from slr_fused.bench.timing import (bench_device, check_kernel, environment, summarize,
-                                    time_call)
 from slr_fused.info import MODEL_VARIANTS
 from slr_fused.models.cross_modal import fused_kernels_have_dropout
-from slr_fused.models.siformer import SiFormer, SiFormerConfig, count_parameters
+from slr_fused.models.siformer import count_parameters
 
-BASELINE = MODEL_VARIANTS[0][0]
 DEFAULT_DETAIL = (BASELINE, "bidirectional h=3")
 PROVIDERS = ("eager", "compile", "onnxruntime")
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bsl16"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 # Training-cost configurations: the question is what the block and CMCL each add to a step.
 TRAINING_CONFIGS = (
@@ -54,54 +52,13 @@ TRAINING_CONFIGS = (
 )
 
 
-def build_model(overrides: dict, num_classes: int, **model_settings) -> SiFormer:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # head adjustment warnings: the configs are the seed's
-        settings = {"kernel": "reference", **model_settings, **overrides}
-        return SiFormer(SiFormerConfig(num_classes=num_classes, **settings))
-
-
-def random_inputs(batch: int, length: int, seed: int = 0, device=None) -> Tuple[torch.Tensor, ...]:
-    generator = torch.Generator().manual_seed(seed)
-    return tuple((torch.randn(batch, length, d, generator=generator) * 0.3).to(device or "cpu")
-                 for d in (42, 42, 24))
-
-
 # ------------------------------------------------------------------------------------------
-# Providers: one setup each. A setup returns a callable f(inputs) -> logits, or raises
-# Unavailable with the reason.
+# Providers: eager and compile from the harness; ONNX Runtime here, as this benchmark runs it
+# (CPU provider, dynamic length). A setup returns run(inputs) -> logits, or raises Unavailable.
 # ------------------------------------------------------------------------------------------
 
 
-class Unavailable(RuntimeError):
-    """A backend that cannot run on this machine; the message is the reason."""
-
-
-def setup_eager(model: SiFormer, scratch: Path) -> Callable:
-    """The PyTorch reference, eager, no_grad (what the tests compare the kernels against)."""
-    model = model.eval()
-
-    def run(inputs):
-        with torch.no_grad():
-            return model(*inputs)
-    return run
-
-
-def setup_compile(model: SiFormer, scratch: Path) -> Callable:
-    """``torch.compile`` of the reference (inductor; needs a C++ compiler on the CPU).
-
-    ``dynamic=False``: each (batch, length) is compiled during the cell's warm-up calls, so
-    compilation (tens of seconds per shape on a CPU) never enters the timed calls.
-    """
-    compiled = torch.compile(model.eval(), dynamic=False)
-
-    def run(inputs):
-        with torch.no_grad():
-            return compiled(*inputs)
-    return run
-
-
-def setup_onnxruntime(model: SiFormer, scratch: Path) -> Callable:
+def setup_onnxruntime(model, ctx: Context) -> Callable:
     """ONNX Runtime, CPU provider: the reference exported with ``slr export onnx``'s function
     (dynamic length, parity with PyTorch verified by the exporter), run through the project's
     runner, i.e. exactly what a deployment calls."""
@@ -115,8 +72,8 @@ def setup_onnxruntime(model: SiFormer, scratch: Path) -> Callable:
         raise Unavailable("this provider is ONNX Runtime's CPU one; on a GPU, `slr bench "
                           "deployment` times its CUDA provider (with I/O binding)")
     from slr_fused.checkpoint import save_model
-    checkpoint = scratch / "model.pt"
-    onnx_path = scratch / "model.onnx"
+    checkpoint = ctx.scratch / "model.pt"
+    onnx_path = ctx.scratch / "model.onnx"
     save_model(checkpoint, model)
     export_onnx(checkpoint, onnx_path, dynamic_length=True, length=30)
     runner = OnnxRuntimeRunner(onnx_path)
@@ -160,7 +117,7 @@ def static_costs(configs, num_classes: int, lengths: Sequence[int], model_settin
             baseline_params = total
         flops = {}
         for length in lengths:
-            counted = count_flops(model, random_inputs(1, length))
+            counted = count_flops(model, random_inputs(1, length, dims=input_dims(model)))
             block_analytic = (0 if model.cross_modal is None else None
                               if cross_modal_attention_flops is None
                               else cross_modal_attention_flops(model.cross_modal, 1, length))
@@ -179,18 +136,6 @@ def static_costs(configs, num_classes: int, lengths: Sequence[int], model_settin
 # ------------------------------------------------------------------------------------------
 
 
-def measure_cell(runners: Dict[str, Callable], inputs, repeats: int, warmup: int) -> Dict[str, list]:
-    """Interleaved timing of several configurations on the same inputs: {name: [seconds]}."""
-    for _ in range(warmup):
-        for run in runners.values():
-            run(inputs)
-    samples = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
-            samples[name].append(time_call(lambda: run(inputs)))
-    return samples
-
-
 def latency_rows(provider: str, length: int, batch: int, samples: Dict[str, list]) -> List[dict]:
     rows = []
     base = samples.get(BASELINE)
@@ -200,7 +145,7 @@ def latency_rows(provider: str, length: int, batch: int, samples: Dict[str, list
                "seconds": stats, "ms_per_sample": 1e3 * stats["median"] / batch,
                "samples_per_second": batch / stats["median"], "ratio_to_baseline": None}
         if base is not None:
-            row["ratio_to_baseline"] = summarize([v / b for v, b in zip(values, base)])
+            row["ratio_to_baseline"] = paired_ratio(values, base)
         rows.append(row)
     return rows
 
@@ -223,7 +168,7 @@ def run_latency(configs, providers: Sequence[str], lengths: Sequence[int], batch
                 model = build_model(overrides, num_classes, **model_settings).eval().to(device)
                 start = time.perf_counter()
                 try:
-                    runners[name] = SETUPS[provider](model, scratch)
+                    runners[name] = SETUPS[provider](model, Context(device, scratch=scratch))
                 except Unavailable as error:
                     reason = str(error)
                     break
@@ -237,12 +182,13 @@ def run_latency(configs, providers: Sequence[str], lengths: Sequence[int], batch
                 continue
             backends.append({"name": provider, "available": True, "reason": "measured",
                              "setup_seconds": setup_seconds})
+            dims = input_dims(model)
             for index, length in enumerate(lengths):
                 cell_runners = {n: r for n, r in runners.items()
                                 if index == 0 and provider == "eager" or n in detail}
                 for batch in batches:
                     inputs = random_inputs(batch, length, seed=length * 1000 + batch,
-                                           device=device)
+                                           device=device, dims=dims)
                     start = time.perf_counter()
                     samples = measure_cell(cell_runners, inputs, repeats, warmup)
                     rows += latency_rows(provider, length, batch, samples)
@@ -283,17 +229,12 @@ def run_training_cost(train_csv: str, num_classes: Optional[int], steps: Optiona
 
     def step(model, optimizer, use_cmcl, batch):
         batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-        output = model(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"],
-                       return_extras=use_cmcl)
-        logits, extras = output if use_cmcl else (output, None)
-        total, _ = criterion.per_sample(logits, batch["label"], extras, batch["padding_mask"])
-        loss = total.mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss, _ = training_step(model, optimizer, criterion,
+                                (batch["lh"], batch["rh"], batch["body"]),
+                                batch["padding_mask"], batch["label"], use_cmcl)
         # Reading the loss waits for every kernel queued before it, optimizer step included, so
         # on a GPU the timed step ends when its work does.
-        return float(loss.detach())
+        return float(loss)
 
     times = {name: [] for name, *_ in setups}
     losses = {name: [] for name, *_ in setups}
@@ -326,7 +267,7 @@ def run_training_cost(train_csv: str, num_classes: Optional[int], steps: Optiona
             "config": name, "use_cmcl": _rest[2], "step_seconds": summarize(values),
             "epoch_seconds": sum(values) * len(loader) / len(values),
             "samples_per_second": samples / sum(values),
-            "ratio_to_baseline": summarize([v / b for v, b in zip(values, base)]),
+            "ratio_to_baseline": paired_ratio(values, base),
             "ratio_of_totals_to_baseline": sum(values) / sum(base),
             "final_loss_finite": all(map(lambda x: x == x and abs(x) != float("inf"), losses[name])),
         })
@@ -362,7 +303,7 @@ def run_model_cost(configs: Optional[Sequence[str]] = None, providers: Sequence[
                    threads: Optional[int] = None, model_settings: Optional[dict] = None,
                    log: Callable[[str], None] = print, device: str = "cpu",
                    kernel: str = "reference") -> Dict[str, object]:
-    """The whole measurement; returns the result dict written by :func:`write_result`.
+    """The whole measurement; returns the result dict (written by ``run_from_args``).
 
     Args:
         configs: names from MODEL_VARIANTS (default all; the baseline is always included).
@@ -471,16 +412,6 @@ def markdown_report(result: Dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_result(result: Dict[str, object], output_dir=RESULTS_DIR, name: str = "model-cost") -> Dict[str, Path]:
-    """``<output>/<name>-<device>.json`` and ``.md``; returns the paths."""
-    output_dir = Path(output_dir)
-    stem = output_dir / f"{name}-{result['environment']['device']}"
-    paths = {"json": stem.with_suffix(".json"), "md": stem.with_suffix(".md")}
-    atomic_write(paths["json"], lambda h: h.write(json.dumps(result, indent=2).encode()))
-    atomic_write(paths["md"], lambda h: h.write(markdown_report(result).encode()))
-    return paths
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", nargs="+", default=None,
                         help="configurations (default: all of `slr info --model`)")
@@ -497,8 +428,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--num_classes", type=int, default=100)
     parser.add_argument("--train_csv", default=None,
-                        help="training set for the training cost (default: "
-                             "../shared/data/bsl16/bsl16_train.csv where it exists; 'none' skips)")
+                        help="training set for the training cost (default: the bundled "
+                             "synthetic demo data's training split; 'none' skips)")
     parser.add_argument("--train_steps", type=int, default=None,
                         help="training steps per configuration (default: one epoch)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
@@ -508,31 +439,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel", choices=("reference", "triton", "auto"), default="reference",
                         help="the block's backend for eager latency and training cost (triton: "
                              "the fused kernels, CUDA only; default: %(default)s)")
-    parser.add_argument("--output", default=str(RESULTS_DIR))
-    parser.add_argument("--name", default="model-cost")
+    add_output_arguments(parser, "model-cost")
 
 
 def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
     train_csv = args.train_csv
     if train_csv is None:
-        default = DEFAULT_DATA / "bsl16_train.csv"
-        train_csv = str(default) if default.is_file() else None
-        if train_csv is None:
-            log(f"training cost skipped: {default} not found (give --train_csv)")
+        from slr_fused.data.synthetic import default_demo_folder, write_demo_dataset
+        train_csv = str(write_demo_dataset(default_demo_folder())["train"])
     elif train_csv.lower() == "none":
         train_csv = None
     result = run_model_cost(args.configs, args.providers, args.lengths, args.batches, args.detail,
                             args.repeats, args.warmup, args.num_classes, train_csv,
                             args.train_steps, threads=args.threads, log=log,
                             device=args.device, kernel=args.kernel)
-    paths = write_result(result, args.output, args.name)
-    log(markdown_report(result))
-    log("Wrote " + ", ".join(str(p) for p in paths.values()))
-    return paths
+    return report(result, write_result(result, args.output, args.name, markdown_report),
+                  markdown_report, log)
 
 
 def main(argv=None) -> int:
-    from slr_fused.bench.timing import standalone_main
     return standalone_main("python -m slr_fused.bench.model_cost", __doc__, add_arguments, run_from_args, argv)
 
 

@@ -13,26 +13,19 @@ Targets (issue 15): reduced precision <= 0.6x of fp32 ONNX Runtime at T = 204, b
 """
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
-import numpy as np
 import torch
 
-from slr_fused.atomic import atomic_write
-from slr_fused.bench.timing import environment, summarize, time_call
+from slr_fused.bench.common import (add_output_arguments, environment, measure_cell,
+                                    paired_ratio, random_inputs, report, standalone_main,
+                                    summarize, write_result)
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RUNTIMES = ("onnx-fp32", "onnx-int8", "eager-fp32", "eager-bf16")
 BASELINE = {"onnx-int8": "onnx-fp32", "eager-bf16": "eager-fp32"}
 TARGET_RATIO, TARGET_POINTS, TARGET_LENGTH = 0.6, 1.0, 204
-
-
-def _inputs(length: int, seed: int = 0):
-    generator = torch.Generator().manual_seed(seed + length)
-    return tuple(torch.randn(1, length, width, generator=generator) for width in (42, 42, 24))
 
 
 def build_models(checkpoint, calibration, scratch: Path, onnx_path=None,
@@ -89,31 +82,25 @@ def measure_latency(models: Dict[str, tuple], lengths: Sequence[int], repeats: i
     calls = {}
     for name, (model, precision) in models.items():
         for length in lengths:
-            lh, rh, body = _inputs(length)
+            # An exported model carries no weights to read widths from: the pose format's.
+            lh, rh, body = random_inputs(1, length, seed=length, scale=1.0)
             mask = torch.zeros(1, length, dtype=torch.bool)
 
-            def call(model=model, precision=precision, lh=lh, rh=rh, body=body, mask=mask):
+            def call(_, model=model, precision=precision, inputs=(lh, rh, body, mask)):
                 with precision_context(precision, model):
-                    return model.runner(lh, rh, body, mask)
+                    return model.runner(*inputs)
             calls[(name, length)] = call
-    for call in calls.values():
-        for _ in range(warmup):
-            call()
-    samples = {key: [] for key in calls}
-    for _ in range(repeats):                       # interleaved: one of each per repeat
-        for length in lengths:
-            for name in models:
-                samples[(name, length)].append(time_call(calls[(name, length)]))
+    # Interleaved: every repeat runs each length and each runtime once, in turn.
+    order = [(name, length) for length in lengths for name in models]
+    samples = measure_cell({key: calls[key] for key in order}, None, repeats, warmup)
     out: Dict[str, Dict[str, dict]] = {}
     for (name, length), values in samples.items():
         block = {k: (v * 1000 if k != "n" else v) for k, v in summarize(values).items()}
         baseline = BASELINE.get(name)
         if baseline in models:
-            ratios = np.asarray(values) / np.asarray(samples[(baseline, length)])
-            block["ratio_to_fp32"] = summarize(ratios)
+            block["ratio_to_fp32"] = paired_ratio(values, samples[(baseline, length)])
         if name != "onnx-fp32" and "onnx-fp32" in models:   # the issue's yardstick
-            ratios = np.asarray(values) / np.asarray(samples[("onnx-fp32", length)])
-            block["ratio_to_onnx_fp32"] = summarize(ratios)
+            block["ratio_to_onnx_fp32"] = paired_ratio(values, samples[("onnx-fp32", length)])
         out.setdefault(name, {})[str(length)] = block
     return out
 
@@ -179,14 +166,6 @@ def markdown_report(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_result(result: dict, output_dir=RESULTS_DIR, name: str = "quantization") -> Dict[str, Path]:
-    stem = Path(output_dir) / f"{name}-{result['environment']['device']}"
-    paths = {"json": stem.with_suffix(".json"), "md": stem.with_suffix(".md")}
-    atomic_write(paths["json"], lambda h: h.write(json.dumps(result, indent=2).encode()))
-    atomic_write(paths["md"], lambda h: h.write(markdown_report(result).encode()))
-    return paths
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--model", required=True, help="trained checkpoint (.pt)")
     parser.add_argument("--calibration", required=True, help="pose CSV the INT8 model is calibrated on")
@@ -199,21 +178,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--calibration-samples", dest="calibration_samples", type=int, default=None)
-    parser.add_argument("--output", default=str(RESULTS_DIR))
-    parser.add_argument("--name", default="quantization")
+    add_output_arguments(parser, "quantization")
 
 
 def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
     result = run_quantization(args.model, args.calibration, args.held_out, args.lengths,
                               args.repeats, args.warmup, args.onnx, args.calibration_samples, log)
-    paths = write_result(result, args.output, args.name)
-    log(markdown_report(result))
-    log("Wrote " + ", ".join(str(p) for p in paths.values()))
-    return paths
+    return report(result, write_result(result, args.output, args.name, markdown_report),
+                  markdown_report, log)
 
 
 def main(argv=None) -> int:
-    from slr_fused.bench.timing import standalone_main
     return standalone_main("python -m slr_fused.bench.quantization", __doc__, add_arguments,
                            run_from_args, argv)
 

@@ -119,8 +119,8 @@ def standalone_main(prog: str, doc: str, add_arguments, run_from_args, argv=None
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        run_from_args(args)
+        code = run_from_args(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0   # an exit status, or result paths (0)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from slr_fused.bench import deployment
-from slr_fused.bench.model_cost import Unavailable
+from slr_fused.bench.common import Context, Unavailable, build_model, write_result
 
 TINY = dict(d_ff=16, num_enc_layers=1, num_dec_layers=1)
 
@@ -42,7 +42,7 @@ def test_unavailable_runtimes_carry_the_reason(result):
 
 
 def test_report_and_files(result, tmp_path):
-    paths = deployment.write_result(result, tmp_path, "deploy")
+    paths = write_result(result, tmp_path, "deploy", deployment.markdown_report)
     stored = json.loads(paths["json"].read_text())
     assert stored["settings"]["batches"] == [1, 3] and stored["environment"]["date"]
     report = paths["md"].read_text()
@@ -54,11 +54,11 @@ def test_report_and_files(result, tmp_path):
 def test_runners_give_the_models_logits():
     """A timed runner that computed something else would make the table meaningless."""
     with torch.no_grad():
-        ctx = deployment.Context(torch.device("cpu"), 6, 2, None)
-        model = deployment.build_model({}, 5, **TINY).eval()
+        ctx = Context(torch.device("cpu"), 6, 2)
+        model = build_model({}, 5, **TINY).eval()
         inputs = deployment.inputs_for(2, 6, torch.device("cpu"))
         expected = model(*inputs)
-        assert torch.equal(deployment.setup_eager(model, None, ctx)(inputs), expected)
+        assert torch.equal(deployment.setup_eager(model, ctx)(inputs), expected)
 
 
 def test_bad_settings_are_one_clear_error():
@@ -69,9 +69,9 @@ def test_bad_settings_are_one_clear_error():
 
 
 def test_a_cuda_only_runtime_refuses_the_cpu():
-    ctx = deployment.Context(torch.device("cpu"), 6, 2, None)
+    ctx = Context(torch.device("cpu"), 6, 2)
     with pytest.raises(Unavailable, match="CUDA only"):
-        deployment.setup_compile_triton(deployment.build_model({}, 5, **TINY), None, ctx)
+        deployment.setup_compile_triton(build_model({}, 5, **TINY), ctx)
 
 
 def test_a_runtime_failing_while_timed_is_dropped_with_its_reason():

@@ -8,6 +8,7 @@ The reference block is the one the kernel tests import (slr_fused.models.cross_m
 import pytest
 import torch
 
+from slr_fused.bench.common import random_inputs, training_step
 from slr_fused.data.csv_format import read_pose_csv
 from slr_fused.data.dataset import PoseDataset, collate_poses
 from slr_fused.data.synthetic import write_demo_dataset
@@ -64,26 +65,20 @@ def test_block_forward_reference(benchmark, length):
 
 @pytest.mark.parametrize("use_cmcl", [False, True], ids=["ce", "cmcl"])
 def test_training_step(benchmark, use_cmcl):
-    """One AdamW step of the default-size model at batch 24, T = 30 (reference backend)."""
+    """One AdamW step of the default-size model at batch 24, T = 30 (reference backend): the
+    step `slr bench` times for the training cost (slr_fused.bench.common.training_step)."""
     torch.manual_seed(0)
     model = SiFormer(SiFormerConfig(num_classes=16)).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     criterion = CMCLLoss()
-    lh, rh, body = (torch.randn(BATCH, 30, d) * 0.3 for d in (42, 42, 24))
+    inputs = random_inputs(BATCH, 30, seed=0)
     mask = torch.zeros(BATCH, 30, dtype=torch.bool)
     mask[::2, 25:] = True                                       # half the batch padded
     labels = torch.arange(BATCH) % 16
     before = model.classifier.weight.detach().clone()
 
     def step():
-        output = model(lh, rh, body, mask, return_extras=use_cmcl)
-        logits, extras = output if use_cmcl else (output, None)
-        total, parts = criterion.per_sample(logits, labels, extras, mask)
-        loss = total.mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss.detach(), parts
+        return training_step(model, optimizer, criterion, inputs, mask, labels, use_cmcl)
 
     loss, parts = benchmark.pedantic(step, rounds=5, warmup_rounds=1) \
         if benchmark.enabled else benchmark(step)

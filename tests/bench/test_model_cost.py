@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from slr_fused.bench import model_cost
-from slr_fused.bench.timing import summarize
+from slr_fused.bench.common import write_result
 
 TINY = dict(d_ff=16, num_enc_layers=1, num_dec_layers=1)
 STAT_KEYS = {"median", "p20", "p80", "min", "max", "n"}
@@ -18,14 +18,6 @@ def check_stats(stats, n):
     assert stats["n"] == n
     assert stats["min"] <= stats["p20"] <= stats["median"] <= stats["p80"] <= stats["max"]
     assert all(math.isfinite(stats[k]) for k in STAT_KEYS)
-
-
-def test_summarize_percentiles():
-    stats = summarize([5.0, 1.0, 2.0, 4.0, 3.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0])
-    assert stats["median"] == 6.0 and stats["min"] == 1.0 and stats["max"] == 11.0
-    assert stats["p20"] == pytest.approx(3.0) and stats["p80"] == pytest.approx(9.0)
-    with pytest.raises(ValueError):
-        summarize([])
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +63,7 @@ def test_result_schema(quick_result, tmp_path):
         assert "TRITON_INTERPRET" in backends["triton"]["reason"]
     assert r["training"] is None
 
-    paths = model_cost.write_result(r, tmp_path, "quick")
+    paths = write_result(r, tmp_path, "quick", model_cost.markdown_report)
     assert paths["json"].name == f"quick-{env['device']}.json"
     assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(r))
     table = paths["md"].read_text()
@@ -109,17 +101,6 @@ def test_bad_options_are_one_sentence_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         model_cost.run_model_cost(**{**dict(providers=["eager"], repeats=3, model_settings=TINY,
                                             log=lambda line: None), **kwargs})
-
-
-def test_cli_parses_both_commands():
-    import argparse
-    from slr_fused.bench.cli import add_bench_parser
-    parser = argparse.ArgumentParser()
-    add_bench_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["bench", "--repeats", "5", "--providers", "eager"])
-    assert args.command == "bench" and args.bench_command is None and args.repeats == 5
-    args = parser.parse_args(["bench", "ablation", "--epochs", "3", "--seeds", "1", "2", "3"])
-    assert args.bench_command == "ablation" and args.epochs == 3 and args.seeds == [1, 2, 3]
 
 
 def test_device_and_kernel_options_are_checked():

@@ -104,7 +104,8 @@ def test_bf16_autocast_agrees_with_fp32(checkpoint, bsl16):
 
 
 def test_bench_quantization_runs_once(checkpoint, exported, bsl16, tmp_path):
-    from slr_fused.bench.quantization import markdown_report, run_quantization, write_result
+    from slr_fused.bench.common import write_result
+    from slr_fused.bench.quantization import markdown_report, run_quantization
     result = run_quantization(checkpoint, bsl16 / "bsl16_val.csv", bsl16 / "bsl16_val.csv",
                               lengths=(8, 16), repeats=2, warmup=0, onnx_path=exported[0],
                               calibration_samples=8, log=lambda line: None)
@@ -112,5 +113,5 @@ def test_bench_quantization_runs_once(checkpoint, exported, bsl16, tmp_path):
     assert result["latency"]["onnx-int8"]["8"]["n"] == 2
     assert "ratio_to_onnx_fp32" in result["latency"]["onnx-int8"]["16"]
     assert "onnx-int8" in result["accuracy"] and result["isa"]["flags"] == isa_report()["flags"]
-    paths = write_result(result, tmp_path)
+    paths = write_result(result, tmp_path, "quantization", markdown_report)
     assert "ISA flags" in markdown_report(result) and paths["json"].is_file()

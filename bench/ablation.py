@@ -30,8 +30,8 @@ import torch
 
 from slr_fused.atomic import atomic_write
 from slr_fused.bench.common import (Context, add_output_arguments, bench_device, build_model,
-                                    check_kernel, environment, input_dims, measure_cell,
-                                    random_inputs, report, setup_eager, standalone_main,
+                                    check_kernel, command_main, environment, input_dims,
+                                    measure_cell, random_inputs, report, setup_eager,
                                     summarize, write_result)
 from slr_fused.info import MODEL_VARIANTS
 from slr_fused.models.siformer import SiFormerConfig
@@ -330,8 +330,7 @@ def run_from_args(args) -> Dict[str, Path]:
     return report(result, write_outputs(result, args.output, args.name), markdown_table)
 
 
-def main(argv=None) -> int:
-    return standalone_main("python -m slr_fused.bench.ablation", __doc__, add_arguments, run_from_args, argv)
+main = command_main("ablation", __doc__, add_arguments, run_from_args)
 
 
 if __name__ == "__main__":

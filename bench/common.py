@@ -231,3 +231,18 @@ def report(result: dict, paths: Dict[str, Path], markdown: Callable[[dict], str]
     log(markdown(result))
     log("Wrote " + ", ".join(str(p) for p in paths.values()))
     return paths
+
+
+def write_and_report(result: dict, args, markdown: Callable[[dict], str],
+                     log: Callable[[str], None] = print) -> Dict[str, Path]:
+    """:func:`write_result` to ``args.output``/``args.name``, then :func:`report`."""
+    return report(result, write_result(result, args.output, args.name, markdown), markdown, log)
+
+
+def command_main(module: str, doc: str, add_arguments, run_from_args) -> Callable[..., int]:
+    """The ``main(argv=None)`` of ``python -m slr_fused.bench.<module>``: the same flags as
+    ``slr bench``, exit 2 with one line on a ValueError."""
+    def main(argv=None) -> int:
+        return standalone_main(f"python -m slr_fused.bench.{module}", doc, add_arguments,
+                               run_from_args, argv)
+    return main

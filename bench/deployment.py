@@ -41,10 +41,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from slr_fused.bench.common import (BASELINE, Context, Unavailable, add_output_arguments,
-                                    bench_device, build_model, compile_static, environment,
-                                    input_dims, measure_cell, needs_cuda, paired_ratio,
-                                    random_inputs, report, setup_compile, setup_eager,
-                                    standalone_main, summarize, write_result)
+                                    bench_device, build_model, command_main, compile_static,
+                                    environment, input_dims, measure_cell, needs_cuda,
+                                    paired_ratio, random_inputs, setup_compile, setup_eager,
+                                    summarize, write_and_report)
 from slr_fused.errors import describe_error
 
 BLOCK = "bidirectional h=3"
@@ -342,13 +342,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
     result = run_deployment(args.runtimes, args.batches, args.length, args.repeats, args.warmup,
                             args.num_classes, args.device, log=log)
-    return report(result, write_result(result, args.output, args.name, markdown_report),
-                  markdown_report, log)
+    return write_and_report(result, args, markdown_report, log)
 
 
-def main(argv=None) -> int:
-    return standalone_main("python -m slr_fused.bench.deployment", __doc__, add_arguments,
-                           run_from_args, argv)
+main = command_main("deployment", __doc__, add_arguments, run_from_args)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ import time
 
 import torch
 
-from slr_fused.bench.common import (add_output_arguments, compile_static, environment,
-                                    standalone_main, write_result)
+from slr_fused.bench.common import (add_output_arguments, command_main, compile_static,
+                                    environment, write_result)
 from slr_fused.kernels.tolerances import DTYPES, block_inputs, block_module, check_correctness
 from slr_fused.models.cross_modal import CrossModalAttention
 
@@ -368,9 +368,7 @@ def run_from_args(args, log=print) -> int:
     return run(args, log)
 
 
-def main(argv=None) -> int:
-    return standalone_main("python -m slr_fused.bench.kernels", __doc__, add_arguments,
-                           run_from_args, argv)
+main = command_main("kernels", __doc__, add_arguments, run_from_args)
 
 
 if __name__ == "__main__":

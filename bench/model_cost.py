@@ -31,10 +31,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from slr_fused.bench.common import (BASELINE, Context, Unavailable, add_output_arguments,
-                                    bench_device, build_model, check_kernel, environment,
-                                    input_dims, measure_cell, paired_ratio, random_inputs,
-                                    report, setup_compile, setup_eager, standalone_main,
-                                    summarize, training_step, write_result)
+                                    bench_device, build_model, check_kernel, command_main,
+                                    environment, input_dims, measure_cell, paired_ratio,
+                                    random_inputs, setup_compile, setup_eager, summarize,
+                                    training_step, write_and_report)
 from slr_fused.bench.flops import count_flops
 from slr_fused.errors import describe_error
 from slr_fused.info import MODEL_VARIANTS
@@ -453,12 +453,10 @@ def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
                             args.repeats, args.warmup, args.num_classes, train_csv,
                             args.train_steps, threads=args.threads, log=log,
                             device=args.device, kernel=args.kernel)
-    return report(result, write_result(result, args.output, args.name, markdown_report),
-                  markdown_report, log)
+    return write_and_report(result, args, markdown_report, log)
 
 
-def main(argv=None) -> int:
-    return standalone_main("python -m slr_fused.bench.model_cost", __doc__, add_arguments, run_from_args, argv)
+main = command_main("model_cost", __doc__, add_arguments, run_from_args)
 
 
 if __name__ == "__main__":

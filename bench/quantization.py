@@ -19,9 +19,9 @@ from typing import Callable, Dict, Optional, Sequence
 
 import torch
 
-from slr_fused.bench.common import (add_output_arguments, environment, measure_cell,
-                                    paired_ratio, random_inputs, report, standalone_main,
-                                    summarize, write_result)
+from slr_fused.bench.common import (add_output_arguments, command_main, environment,
+                                    measure_cell, paired_ratio, random_inputs, summarize,
+                                    write_and_report)
 
 RUNTIMES = ("onnx-fp32", "onnx-int8", "eager-fp32", "eager-bf16")
 BASELINE = {"onnx-int8": "onnx-fp32", "eager-bf16": "eager-fp32"}
@@ -184,13 +184,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args, log: Callable[[str], None] = print) -> Dict[str, Path]:
     result = run_quantization(args.model, args.calibration, args.held_out, args.lengths,
                               args.repeats, args.warmup, args.onnx, args.calibration_samples, log)
-    return report(result, write_result(result, args.output, args.name, markdown_report),
-                  markdown_report, log)
+    return write_and_report(result, args, markdown_report, log)
 
 
-def main(argv=None) -> int:
-    return standalone_main("python -m slr_fused.bench.quantization", __doc__, add_arguments,
-                           run_from_args, argv)
+main = command_main("quantization", __doc__, add_arguments, run_from_args)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 # compilation included):
 #
 #   bash scripts/gpu-check.sh            # run every step, write bench/results/*-<gpu>.json
+#                                        # (GPU_CHECK_OUT=folder to write elsewhere)
 #   bash scripts/gpu-check.sh --dry-run  # print the plan and exit 0 (works without a GPU)
 #
 # Steps (each under its own time budget; a step over budget is stopped and counted failed, the
@@ -10,7 +11,8 @@
 #   1. correctness: fused block vs float64 at real sizes (fp32/bf16/fp16; B 1, 32, 128;
 #      T 30, 204, 256): python -m slr_fused.bench.gpu_check correctness
 #   2. kernel timings vs eager and torch.compile with the targets judged (B=32, T=204):
-#      python -m slr_fused.bench.kernels (GPU_CHECK_MAX_AUTOTUNE=1 adds compile-max-autotune)
+#      python -m slr_fused.bench.kernels, i.e. slr bench kernels (GPU_CHECK_MAX_AUTOTUNE=1 adds
+#      compile-max-autotune)
 #   3. deployment runtimes at batch 1 and 32: slr bench deployment
 #   4. TensorRT fp16 top-1 agreement with eager fp32 (>= 99%), where tensorrt imports
 # Exit status: 0 every step passed, 1 a step failed, 2 no GPU (without --dry-run).
@@ -20,7 +22,7 @@ DRY_RUN=0
 for arg in "$@"; do
   case "$arg" in
     --dry-run) DRY_RUN=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-check.sh: unknown argument '$arg' (use --dry-run or --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,7 +49,7 @@ if [ "${GPU_CHECK_MAX_AUTOTUNE:-0}" = 1 ]; then PROVIDERS="$PROVIDERS compile-ma
 # name | budget (s) | command. Budgets total 480 s (8 minutes).
 STEPS=(
   "correctness|130|$PY -m slr_fused.bench.gpu_check correctness --out $OUT/kernel-check-$GPU.json"
-  "kernel-timings|150|$PY -m slr_fused.bench.kernels --no-sweep --providers $PROVIDERS --warmup 10 --rep 40 --wall-calls 30 --out $OUT/kernels-$GPU.json"
+  "kernel-timings|150|$PY -m slr_fused.bench.kernels --no-sweep --providers $PROVIDERS --warmup 10 --rep 40 --wall-calls 30 --output $OUT"
   "deployment|140|$PY -m slr_fused.bench.deployment --batches 1 32 --repeats 15 --warmup 3 --device cuda --runtimes eager eager-triton compile compile-triton cudagraphs cudagraphs-triton tensorrt-fp16 --output $OUT"
   "tensorrt-agreement|60|$PY -m slr_fused.bench.gpu_check tensorrt --out $OUT/tensorrt-agreement-$GPU.json"
 )

@@ -1,6 +1,7 @@
 """The ablation table writer on fake records (no training)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -70,13 +71,25 @@ def test_configurations_and_errors(tmp_path):
         ablation.run_ablation(str(tmp_path), epochs=0)
 
 
-def test_a_real_run_on_a_tiny_dataset(tmp_path):
-    """train_one and model_costs for real: 2 configurations x 1 seed x 1 epoch on 8 samples."""
+def tiny_dataset(folder):
+    """tiny_{train,val,test}.csv: 8 synthetic samples each (one per class)."""
     from slr_fused.data.csv_format import write_pose_csv
     from slr_fused.data.synthetic import make_split
     samples, labels = make_split(1, seed=7)
     for split in ("train", "val", "test"):
-        write_pose_csv(tmp_path / f"tiny_{split}.csv", samples, labels)
+        write_pose_csv(folder / f"tiny_{split}.csv", samples, labels)
+
+
+def test_default_data_is_the_bundled_demo_set():
+    paths = ablation.dataset_paths(ablation.default_data())
+    assert {Path(p).name for p in paths.values()} == {"demo_train.csv", "demo_val.csv",
+                                                      "demo_test.csv"}
+    assert all(Path(p).is_file() for p in paths.values())
+
+
+def test_a_real_run_on_a_tiny_dataset(tmp_path):
+    """train_one and model_costs for real: 2 configurations x 1 seed x 1 epoch on 8 samples."""
+    tiny_dataset(tmp_path)
     configs = ["baseline (no cross-modal block)", "bidirectional h=3"]
     result = ablation.run_ablation(str(tmp_path), epochs=1, seeds=[3], batch_size=8,
                                    configs=configs, latency_repeats=3, length=9,
@@ -111,11 +124,7 @@ def test_recipe_table_rows_each_take_out_one_part():
 
 def test_recipe_table_trains_with_each_recipe_schedule(tmp_path):
     """One epoch of two recipe rows on 8 samples: the rows' settings reach training."""
-    from slr_fused.data.csv_format import write_pose_csv
-    from slr_fused.data.synthetic import make_split
-    samples, labels = make_split(1, seed=7)
-    for split in ("train", "val", "test"):
-        write_pose_csv(tmp_path / f"tiny_{split}.csv", samples, labels)
+    tiny_dataset(tmp_path)
     configs = ["seed recipe (slr train defaults)", "wlasl - EMA"]
     result = ablation.run_ablation(str(tmp_path), epochs=1, seeds=[3], batch_size=8,
                                    configs=configs, latency_repeats=2, length=9,

@@ -22,6 +22,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 
+from slr_fused.data.joints import FEATURE_DIMS
 from slr_fused.models.cross_modal import CrossModalAttention
 
 
@@ -129,7 +130,6 @@ def block_inputs(B: int, T: int, dtype: torch.dtype, device, masked: bool = True
 
     Real batches are padded to the longest sample: lengths between T/2 and T, the first full.
     """
-    from slr_fused.data.joints import FEATURE_DIMS
     dims = dims or FEATURE_DIMS
     g = torch.Generator(device="cpu").manual_seed(seed)
     feats = [torch.randn(B, T, dims[m], generator=g).to(device, dtype) for m in MODALITIES]

@@ -1,4 +1,6 @@
-"""scripts/gpu-check.sh: the plan prints on any machine; without a GPU it refuses in one line."""
+"""scripts/gpu-check.sh and its Python steps (bench/gpu_check.py): the plan prints on any machine;
+without a GPU the script and each step refuse in one line. The checks the steps run are
+kernels/tolerances.py's (tests/kernels/test_tolerances.py) and the deployment runners'."""
 
 import os
 import re
@@ -8,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from slr_fused.bench import gpu_check
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu-check.sh"
 
@@ -48,3 +52,12 @@ def test_without_a_gpu_it_exits_2_with_one_line():
 
 def test_unknown_arguments_are_refused():
     assert _run("--bogus").returncode == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present: the check would run")
+@pytest.mark.parametrize("step", ["correctness", "tensorrt"])
+def test_without_a_gpu_each_step_exits_2_with_one_line(step, tmp_path, capsys):
+    assert gpu_check.main([step, "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "needs a CUDA GPU" in err and err.strip().count("\n") == 0
+    assert not (tmp_path / "x.json").exists()

@@ -1,15 +1,14 @@
 """Timing statistics and the environment record every benchmark result carries."""
 
-import datetime
-import os
-import platform
-import subprocess
 import time
-from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Sequence
 
 import numpy as np
 import torch
+
+# One definition each, shared with training (slr_fused.devices, slr_fused.environment).
+from slr_fused.devices import resolve_device as bench_device  # noqa: F401
+from slr_fused.environment import device_tag, environment  # noqa: F401
 
 PERCENTILES = (20, 50, 80)
 
@@ -35,42 +34,6 @@ def time_call(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def device_tag(device: Optional[torch.device] = None) -> str:
-    """``cpu-<threads>c`` or the GPU name, for result file names (default: the GPU if any)."""
-    if device is None:
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device).lower().replace(" ", "-")
-    return f"cpu-{torch.get_num_threads()}c"
-
-
-def bench_device(name: str = "auto") -> torch.device:
-    """``auto`` (the GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``; ValueError otherwise."""
-    try:
-        device = torch.device("cuda" if name == "auto" and torch.cuda.is_available()
-                              else "cpu" if name == "auto" else name)
-    except RuntimeError:
-        raise ValueError(f"--device {name}: not a device (auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available here")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device {name}: benchmarks run on cpu or cuda")
-    return device
-
-
-def git_commit() -> str:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10)
-        commit = out.stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def check_kernel(kernel: str, device: torch.device) -> str:
     """The block backend a benchmark was asked for, validated against its device."""
     if kernel not in ("reference", "triton", "auto"):
@@ -78,37 +41,6 @@ def check_kernel(kernel: str, device: torch.device) -> str:
     if kernel == "triton" and device.type != "cuda":
         raise ValueError("--kernel triton runs the fused kernels, which need --device cuda")
     return kernel
-
-
-def environment(device: Optional[torch.device] = None) -> Dict[str, object]:
-    """Device, versions, threads, git commit and date: what a number needs to be comparable.
-
-    ``device`` is the one measured (its tag names the result file); default: the GPU if any.
-    """
-    from slr_fused import __version__
-    from slr_fused.info import package_version
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "device": device_tag(device),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_num_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": {"slr_fused": __version__, "torch": torch.__version__,
-                     **{name: package_version(name) for name in
-                        ("numpy", "fvcore", "onnx", "onnxruntime", "triton", "tensorrt")}},
-        "git_commit": git_commit(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 def standalone_main(prog: str, doc: str, add_arguments, run_from_args, argv=None) -> int:

@@ -30,6 +30,7 @@ import torch
 from .. import __version__
 from ..checkpoint import load_model
 from ..data.joints import FEATURE_DIMS, MODALITIES
+from ..devices import resolve_device
 from ..errors import first_line
 from ..models.cross_modal import resolve_backend
 from .interface import (INPUT_NAMES, MASK_NAME, NORMALIZATION, ExportError, ModelMismatchError,
@@ -40,18 +41,6 @@ PRODUCER = "slr-fused"
 KERNELS = ("auto", "reference", "triton")
 # Eager and compiled fp32 sum in different orders: agreement to ~1e-6 is normal, 1e-4 is a bug.
 VERIFY_ATOL = 1e-4
-
-
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ExportError(f"--device {device}: CUDA is not available here; an AOTInductor package "
-                          f"is compiled for the device that will run it")
-    if resolved.type not in ("cpu", "cuda"):
-        raise ExportError(f"--device {device}: AOTInductor packages target cpu or cuda")
-    return resolved
 
 
 def _example_inputs(batch: int, length: int, device, with_mask: bool, seed: int = 0):
@@ -88,7 +77,8 @@ def export_aoti(checkpoint, output, kernel: str = "auto", device: str = "auto",
         raise ExportError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     if int(max_batch) < 1:
         raise ExportError(f"max_batch must be at least 1, got {max_batch}")
-    target = _resolve_device(device)
+    target = resolve_device(device, ExportError, "; an AOTInductor package is compiled for the "
+                                                 "device that will run it")
     model, info = load_model(checkpoint, device=target, kernel=kernel)
     config = info["config"]
     if config.max_frames < 2:

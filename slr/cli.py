@@ -1,160 +1,25 @@
 """The ``slr`` command: argument parsing and printing only; the work lives in importable modules."""
 
 import argparse
-import dataclasses
 import sys
 import warnings
 from typing import List, Optional
 
-from .models.cross_modal import fused_kernels_have_dropout
-from .recipes import RECIPES, recipe_values
-from .schedules import LR_SCHEDULES
-from .training import TrainConfig
+from .config import TrainConfig
+from .config_args import add_config_arguments, config_from_args, str2bool
+from .config_args import explicitly_given as _explicitly_given
+
+__all__ = ["build_parser", "main", "str2bool", "train_config_from_args", "explicitly_given"]
 
 
-def str2bool(value) -> bool:
-    """The seeds' boolean spelling (``--use_cmcl True``) as well as bare flags."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "y", "on"):
-        return True
-    if text in ("false", "0", "no", "n", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected a boolean (True/False), got {value!r}")
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``slr train`` settings, generated from TrainConfig (slr_fused.config), and --config."""
+    add_config_arguments(parser)
 
 
 def _bool_flag(parser, name, default, help_text):
     parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
                         metavar="BOOL", help=f"{help_text} (default: {default})")
-
-
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    data = parser.add_argument_group("data")
-    data.add_argument("--experiment_name", default=d.experiment_name,
-                      help="name of the run; the model is saved to <runs_dir>/<name>/ (default: %(default)s)")
-    data.add_argument("--training_set_path", default=None,
-                      help="training CSV (SPOTER/Siformer format); omitted: the bundled synthetic demo data")
-    data.add_argument("--validation_set_path", default=None, help="validation CSV (default: none, or the demo's)")
-    data.add_argument("--testing_set_path", default=None, help="test CSV (default: none, or the demo's)")
-    data.add_argument("--validation_set", choices=("auto", "from-file", "split-from-train", "none"),
-                      default=d.validation_set,
-                      help="where validation data comes from; auto = from-file when "
-                           "--validation_set_path is given, else none (default: %(default)s)")
-    data.add_argument("--validation_set_size", type=float, default=d.validation_set_size,
-                      help="fraction of the training set held out by split-from-train (default: %(default)s)")
-    data.add_argument("--experimental_train_split", type=float, default=None,
-                      help="train on this stratified fraction of the training set (default: all)")
-    data.add_argument("--num_classes", type=int, default=None,
-                      help="number of classes (default: inferred from the labels)")
-    data.add_argument("--num_frames", type=int, default=None,
-                      help="resample every sample to this many frames, e.g. 204 as in Siformer "
-                           "(default: keep lengths, pad per batch with a mask)")
-    data.add_argument("--max_frames", type=int, default=d.max_frames,
-                      help="positional table length; longer samples are resampled down (default: %(default)s)")
-    _bool_flag(data, "augmentations", d.augmentations, "SPOTER augmentations on the training set")
-    data.add_argument("--augmentations_prob", type=float, default=d.augmentations_prob,
-                      help="probability of augmenting a sample (default: %(default)s)")
-    data.add_argument("--gaussian_std", type=float, default=d.gaussian_std,
-                      help="std of Gaussian noise on normalised coordinates (default: %(default)s)")
-    data.add_argument("--mirror", type=float, nargs="?", const=0.5, default=d.mirror, metavar="P",
-                      help="mirror training samples with probability P (flip x, swap hands and "
-                           "left/right joints; default: off, P = 0.5 when given bare)")
-    data.add_argument("--canonical_hand", choices=("left", "right"), default=d.canonical_hand,
-                      help="mirror samples whose dominant hand is the other one, in every split "
-                           "(default: off)")
-    data.add_argument("--speed", type=float, default=d.speed,
-                      help="play training samples at a random speed in [1 - S, 1 + S] "
-                           "(default: %(default)s, off)")
-    data.add_argument("--temporal_crop", type=float, default=d.temporal_crop,
-                      help="crop up to this fraction of a training sample's frames, split at random "
-                           "between its start and end (default: %(default)s, off)")
-    data.add_argument("--num_workers", type=int, default=d.num_workers,
-                      help="DataLoader worker processes (default: %(default)s)")
-
-    opt = parser.add_argument_group("optimisation")
-    opt.add_argument("--epochs", type=int, default=d.epochs, help="epochs (default: %(default)s)")
-    opt.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate (default: %(default)s)")
-    opt.add_argument("--weight_decay", type=float, default=d.weight_decay,
-                     help="AdamW weight decay (default: %(default)s)")
-    opt.add_argument("--batch_size", type=int, default=d.batch_size, help="batch size (default: %(default)s)")
-    opt.add_argument("--scheduler_milestones", type=int, nargs="+", default=None,
-                     help="MultiStepLR epochs where the lr is multiplied by --scheduler_gamma "
-                          "(default: 60%% and 80%% of --epochs, i.e. 60 80 for 100 epochs)")
-    opt.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
-    opt.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default: %(default)s)")
-    opt.add_argument("--amp", choices=("bf16", "fp16"), default=None,
-                     help="mixed precision on CUDA; bf16 also on CPUs with AVX512-BF16/AMX (default: off)")
-    opt.add_argument("--scheduler_gamma", type=float, default=d.scheduler_gamma,
-                     help="lr factor at each milestone (default: %(default)s)")
-    opt.add_argument("--lr_schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
-                     help="multistep (the seeds', see --scheduler_milestones) or cosine (linear "
-                          "warm-up, then half a cosine to 0) (default: %(default)s)")
-    opt.add_argument("--warmup_epochs", type=int, default=d.warmup_epochs,
-                     help="epochs of linear lr warm-up of --lr_schedule cosine (default: %(default)s)")
-    opt.add_argument("--label_smoothing", type=float, default=d.label_smoothing,
-                     help="label smoothing of the cross-entropy (default: %(default)s)")
-    opt.add_argument("--ema_decay", type=float, default=d.ema_decay,
-                     help="> 0: keep an exponential moving average of the weights with this decay "
-                          "per step and evaluate/save it (default: %(default)s, off)")
-    opt.add_argument("--recipe", choices=sorted(RECIPES), default=d.recipe,
-                     help="seed: the defaults shown here (the seeds' settings); wlasl: settings for "
-                          "many-signer data (" + ", ".join(f"--{k} {v}" for k, v in
-                          RECIPES["wlasl"].items()) + "); flags given explicitly override the "
-                          "recipe (default: %(default)s)")
-
-    model = parser.add_argument_group("model")
-    model.add_argument("--num_enc_layers", type=int, default=d.num_enc_layers,
-                       help="encoder layers per modality (default: %(default)s)")
-    model.add_argument("--num_dec_layers", type=int, default=d.num_dec_layers,
-                       help="decoder layers (default: %(default)s)")
-    model.add_argument("--d_ff", type=int, default=d.d_ff, help="feed-forward width (default: %(default)s)")
-    model.add_argument("--dropout", type=float, default=d.dropout, help="dropout (default: %(default)s)")
-    _bool_flag(model, "use_cross_attention", d.use_cross_attention, "BMHCMA after the encoders")
-    model.add_argument("--cross_attn_heads", type=int, default=d.cross_attn_heads,
-                       help="BMHCMA heads, 1, 2, 3 or 6; others are adjusted down (default: %(default)s)")
-    model.add_argument("--cross_attn_dropout", type=float, default=d.cross_attn_dropout,
-                       help="dropout on BMHCMA's attention probabilities while training, as the "
-                            "seed's 0.1; 0 turns it off" + ("" if fused_kernels_have_dropout() else
-                            " (the fused kernels have none yet: --kernel auto then trains the block "
-                            "with the reference)") + " (default: %(default)s)")
-    model.add_argument("--cross_attn_mode", choices=("bidirectional", "unidirectional"),
-                       default=d.cross_attn_mode,
-                       help="unidirectional: the hands attend to the body (lh <- body, rh <- body), the "
-                            "body passes through (default: %(default)s)")
-    _bool_flag(model, "use_gating", d.use_gating, "sigmoid gate in BMHCMA")
-    model.add_argument("--cross_attn_directions", default=d.cross_attn_directions,
-                       help="all, hands (lh<->rh), hands-body, or a comma list such as "
-                            "lh_from_rh,body_from_lh (default: %(default)s)")
-    model.add_argument("--kernel", choices=("auto", "reference", "triton"), default=d.kernel,
-                       help="BMHCMA backend; auto = triton on CUDA when available (default: %(default)s)")
-
-    loss = parser.add_argument_group("CMCL loss")
-    _bool_flag(loss, "use_cmcl", d.use_cmcl, "cross-modal consistency loss")
-    loss.add_argument("--lambda_consistency", type=float, default=d.lambda_consistency,
-                      help="weight of the attention-consistency KL (default: %(default)s)")
-    loss.add_argument("--lambda_alignment", type=float, default=d.lambda_alignment,
-                      help="weight of the feature-alignment term (default: %(default)s)")
-    loss.add_argument("--cmcl_temperature", type=float, default=d.cmcl_temperature,
-                      help="softening temperature of the attention maps (default: %(default)s)")
-    _bool_flag(loss, "use_adaptive_cmcl", d.use_adaptive_cmcl,
-               "CMCL weights rise linearly over the warm-up, then decay exponentially")
-    loss.add_argument("--cmcl_warmup_epochs", type=int, default=d.cmcl_warmup_epochs,
-                      help="adaptive CMCL warm-up epochs (default: %(default)s)")
-    loss.add_argument("--cmcl_decay_rate", type=float, default=d.cmcl_decay_rate,
-                      help="adaptive CMCL exponential decay rate per epoch (default: %(default)s)")
-
-    out = parser.add_argument_group("output")
-    out.add_argument("--runs_dir", default=d.runs_dir, help="folder of runs (default: %(default)s)")
-    _bool_flag(out, "save_checkpoints", d.save_checkpoints,
-               "write checkpoints/last.pt every epoch and checkpoints/best.pt (best validation top-1)")
-    out.add_argument("--log_freq", type=int, default=d.log_freq,
-                     help="print the epoch summary every N epochs (default: %(default)s)")
-    _bool_flag(out, "resume", d.resume, "continue the run from <runs_dir>/<experiment_name>/checkpoints/last.pt")
-    _bool_flag(out, "overwrite", d.overwrite, "delete an existing run of this name and start again "
-               "(without it, an existing run needs --resume)")
-    _bool_flag(out, "progress", None, "progress bars (default: only on a terminal)")
 
 
 def add_compatibility_arguments(parser: argparse.ArgumentParser) -> None:
@@ -195,28 +60,16 @@ def compatibility_notes(args: argparse.Namespace) -> list:
 
 def explicitly_given(argv: List[str]) -> set:
     """The train settings written on the command line (even with their default value)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_train_arguments(parser)
-    add_compatibility_arguments(parser)
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-    given, _ = parser.parse_known_args(argv)
-    return set(vars(given))
+    return _explicitly_given(argv, add_compatibility_arguments)
 
 
 def train_config_from_args(args: argparse.Namespace, given: Optional[set] = None) -> TrainConfig:
-    """The TrainConfig of parsed flags: the recipe's values, then the ``given`` flags over them."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = {k: v for k, v in vars(args).items() if k in names}
-    for name, value in recipe_values(values.get("recipe", "seed")).items():
-        if name not in (given or set()):
-            values[name] = value
-    if values["scheduler_milestones"] is not None:
-        values["scheduler_milestones"] = tuple(values["scheduler_milestones"])
-    values.setdefault("amp", None)
+    """The TrainConfig of parsed flags: the defaults or --config file, the recipe's values, then
+    the ``given`` flags over them (see slr_fused.config_args)."""
+    config = config_from_args(args, given)
     if getattr(args, "scheduler_factor", None) is not None:
-        values["scheduler_gamma"] = args.scheduler_factor
-    return TrainConfig(**values)
+        config.scheduler_gamma = args.scheduler_factor
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -114,7 +114,7 @@ def check_model_settings(values: Dict, field_types: Dict[str, object]) -> None:
             raise ValueError(f"{name} must be {expected.__name__}, got {value!r}")
         if name in MODEL_RANGES:
             check_value(name, value, MODEL_RANGES[name])
-    if values.get("kernel", "reference") not in KERNELS:
+    if values.get("kernel", KERNELS[0]) not in KERNELS:
         raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {values['kernel']!r}")
     if values.get("cross_attn_mode", "bidirectional") not in MODES:
         raise ValueError(f"cross_attn_mode must be one of {', '.join(MODES)}, "

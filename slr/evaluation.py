@@ -1,6 +1,8 @@
-"""Evaluate a saved model on a CSV: top-1/top-5, per-class accuracy, confusion matrix."""
+"""Evaluation: a model's top-1/top-5 on a loader (every training epoch), and ``slr evaluate``'s
+report of a saved model on a CSV (top-1/top-5, per-class accuracy, confusion matrix)."""
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -12,7 +14,22 @@ from .checkpoint import CheckpointError, load_model
 from .data.csv_format import read_class_names
 from .data.dataset import PoseDataset, collate_poses
 from .atomic import write_text_atomic
-from .training import batch_to, pick_device, topk_correct
+from .devices import batch_to, pick_device
+from .metrics import topk_correct
+
+
+@torch.no_grad()
+def evaluate_counts(model, loader: DataLoader, device: torch.device, amp=nullcontext):
+    """(top-1 hits, top-5 hits, samples) over a loader; counts, so ranks can sum them."""
+    model.eval()
+    hits1 = hits5 = total = 0
+    for batch in loader:
+        batch = batch_to(batch, device)
+        with amp():
+            logits = model(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"])
+        correct = topk_correct(logits.float(), batch["label"])
+        hits1, hits5, total = hits1 + correct[1], hits5 + correct[5], total + len(batch["label"])
+    return hits1, hits5, total
 
 
 @torch.no_grad()

@@ -1,22 +1,15 @@
 """What ``slr info`` reports: versions, devices, usable backends, and model sizes."""
 
-import importlib
 import platform
 import warnings
 from typing import List, Tuple
 
 import torch
 
+from .environment import package_version
+
 OPTIONAL_PACKAGES = ("numpy", "triton", "onnx", "onnxruntime", "onnxscript", "tensorrt",
                      "mediapipe", "fvcore", "tqdm", "matplotlib")
-
-
-def package_version(name: str) -> str:
-    try:
-        module = importlib.import_module(name)
-    except Exception as error:  # not installed, or broken (a message is more useful than a crash)
-        return "not installed" if isinstance(error, ImportError) else f"broken ({type(error).__name__})"
-    return str(getattr(module, "__version__", "installed"))
 
 
 def backends() -> List[Tuple[str, bool, str]]:

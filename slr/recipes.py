@@ -1,6 +1,6 @@
 """Training recipes: named sets of training settings that ``--recipe`` selects.
 
-``seed`` is exactly the defaults of :class:`slr_fused.training.TrainConfig` (the seeds' settings),
+``seed`` is exactly the defaults of :class:`slr_fused.config.TrainConfig` (the seeds' settings),
 so the seeds' command lines mean what they say. ``wlasl`` is for many-signer data with few clips
 per class (WLASL/LSA64-like): mirroring, speed and temporal-crop augmentation, label smoothing, a
 warm-up + cosine schedule at a higher rate, and an EMA of the weights. Flags given explicitly
@@ -8,6 +8,8 @@ override the recipe's values. See docs/recipes.md for what each part was measure
 """
 
 from typing import Any, Dict
+
+from .config import TrainConfig
 
 RECIPES: Dict[str, Dict[str, Any]] = {
     "seed": {},
@@ -36,7 +38,6 @@ def recipe_values(name: str) -> Dict[str, Any]:
     return dict(RECIPES[name])
 
 
-def recipe_config(name: str = "seed", **explicit):
+def recipe_config(name: str = "seed", **explicit) -> TrainConfig:
     """A TrainConfig of recipe ``name`` with the ``explicit`` settings overriding it."""
-    from .training import TrainConfig
     return TrainConfig(**{**recipe_values(name), **explicit, "recipe": name})

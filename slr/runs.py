@@ -9,14 +9,9 @@ is either finished (renamed to best.pt) or dropped, as last.pt says.
 
 import json
 import os
-import platform
 import shutil
-import subprocess
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List
-
-import torch
 
 from .atomic import write_text_atomic
 from .runlock import LOCK_NAME, RunLock
@@ -38,32 +33,6 @@ def run_folder(root, name: str) -> Path:
         raise ValueError(f"--experiment_name {name!r}: resolves to {real_path}, outside --runs_dir "
                          f"{root}")
     return path
-
-
-def git_commit() -> str:
-    """The commit of the slr-fused checkout in use, or "unknown" outside a git checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                                text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = result.stdout.strip()
-    return (commit + ("-dirty" if dirty else "")) if result.returncode == 0 and commit else "unknown"
-
-
-def environment(device: torch.device) -> Dict:
-    from . import __version__
-    info = {"slr_fused": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "git_commit": git_commit(), "device": str(device),
-            "cpu_threads": torch.get_num_threads(),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
-    return info
 
 
 class RunDirectory:

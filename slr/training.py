@@ -1,175 +1,51 @@
-"""Training of SiFormer as an importable function (the CLI only parses flags).
+"""The training loop of SiFormer, as an importable function (the CLI only parses flags).
 
 Defaults follow the seeds: AdamW (lr 1e-4, weight decay 1e-8), MultiStepLR at epochs 60 and 80
-of 100 (x0.1; scaled to 60% and 80% of other run lengths), cross-entropy or CMCL, top-1 and top-5 on the validation and test sets every epoch.
+of 100 (x0.1; scaled to 60% and 80% of other run lengths), cross-entropy or CMCL, top-1 and
+top-5 on the validation and test sets every epoch. The settings are :class:`TrainConfig`
+(:mod:`slr_fused.config`); the data and loaders come from :mod:`slr_fused.training_data`, the
+per-epoch evaluation from :mod:`slr_fused.evaluation`, devices and the environment record from
+:mod:`slr_fused.devices` and :mod:`slr_fused.environment`.
+
 A run lives in ``<runs_dir>/<experiment_name>/`` (see :mod:`slr_fused.runs`); ``resume`` continues
 it from ``checkpoints/last.pt`` with the same data order, augmentation and schedule, so a
 resumed run on the CPU ends with the same metrics as an uninterrupted one.
 """
 
-import dataclasses
 import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
 
 from .checkpoint import (CheckpointError, load_training_checkpoint, restore_training_state,
                          save_model, save_training_checkpoint)
-from .data.checks import label_warnings
-from .data.csv_format import read_class_names, read_pose_csv
-from .data.dataset import PoseDataset, collate_poses
-from .data.splits import stratified_split
-from .data.synthetic import default_demo_folder, write_demo_dataset
+from .config import LEGACY_VALUES, RESUMABLE_CHANGES, TrainConfig, build_model_config
+from .config_validation import validate_config
+from .devices import batch_to, pick_device
+from .distributed import DistributedContext, all_reduce_sum, init_distributed, shutdown_distributed
 from .ema import WeightAverage
+from .environment import environment
+from .evaluation import evaluate_counts
 from .faults import crash_point
-from .distributed import (DistributedContext, GlobalBatchSampler, all_reduce_sum, init_distributed,
-                          shard_bounds, shutdown_distributed)
 from .losses import AdaptiveSchedule, CMCLLoss
-from .models.cross_modal import dropout_unsupported_message, fused_kernels_have_dropout
-from .models.siformer import SiFormer, SiFormerConfig, count_parameters, describe_model
-from .recipes import ADDED_SETTINGS, recipe_values
-from .runs import RunDirectory, environment
-from .schedules import LR_SCHEDULES, build_scheduler
+from .models.siformer import SiFormer, count_parameters, describe_model
+from .recipes import ADDED_SETTINGS
+from .runs import RunDirectory
+from .schedules import build_scheduler
+from .training_data import TrainingData, prepare_data, resolve_data_paths
 
-VALIDATION_CHOICES = ("auto", "from-file", "split-from-train", "none")
-AMP_CHOICES = (None, "bf16", "fp16")
-
-
-@dataclass
-class TrainConfig:
-    """Every training setting; field names are the CLI flags (``--training_set_path`` ...)."""
-
-    experiment_name: str = "slr_experiment"
-    training_set_path: Optional[str] = None      # None: the bundled synthetic demo data
-    validation_set_path: Optional[str] = None
-    testing_set_path: Optional[str] = None
-    validation_set: str = "auto"                 # auto: from-file when a path is given, else none
-    validation_set_size: float = 0.2
-    experimental_train_split: Optional[float] = None
-    num_classes: Optional[int] = None            # None: inferred from the data
-    epochs: int = 100
-    lr: float = 1e-4
-    weight_decay: float = 1e-8
-    batch_size: int = 24                         # global batch (split over torchrun processes)
-    scheduler_milestones: Optional[Tuple[int, ...]] = None  # None: 60% and 80% of the epochs
-    scheduler_gamma: float = 0.1
-    lr_schedule: str = "multistep"               # or "cosine" (see slr_fused.schedules)
-    warmup_epochs: int = 0                       # linear warm-up before the cosine
-    label_smoothing: float = 0.0
-    ema_decay: float = 0.0                       # > 0: evaluate and save an EMA of the weights
-    use_cross_attention: bool = True
-    cross_attn_heads: int = 3
-    cross_attn_dropout: float = 0.1              # the BMHCMA seed's attention dropout
-    cross_attn_mode: str = "bidirectional"
-    use_gating: bool = True
-    cross_attn_directions: str = "all"
-    kernel: str = "auto"
-    use_cmcl: bool = False                       # the CMCL seed's default: opt in with --use_cmcl True
-    lambda_consistency: float = 0.1
-    lambda_alignment: float = 0.05
-    cmcl_temperature: float = 1.0
-    use_adaptive_cmcl: bool = False
-    cmcl_warmup_epochs: int = 10
-    cmcl_decay_rate: float = 0.05
-    num_enc_layers: int = 3
-    num_dec_layers: int = 2
-    d_ff: int = 2048
-    dropout: float = 0.1
-    max_frames: int = 256
-    num_frames: Optional[int] = None             # resample every sample to this length
-    augmentations: bool = True
-    augmentations_prob: float = 0.5
-    gaussian_std: float = 0.001
-    mirror: Optional[float] = None               # probability of mirroring a training sample
-    canonical_hand: Optional[str] = None         # "left"/"right": dominant hand put on this side
-    speed: float = 0.0                           # random playback speed in [1 - speed, 1 + speed]
-    temporal_crop: float = 0.0                   # crop up to this fraction of a sample's frames
-    recipe: str = "seed"                         # the recipe the other values came from (recipes.py)
-    seed: int = 379
-    device: str = "auto"
-    amp: Optional[str] = None                    # bf16 or fp16 autocast on CUDA; bf16 on AVX512-BF16/AMX CPUs
-    num_workers: int = 0
-    runs_dir: str = "runs"
-    save_checkpoints: bool = True
-    log_freq: int = 1
-    resume: bool = False
-    overwrite: bool = False                      # delete an existing run of this name first
-    progress: Optional[bool] = None               # None: progress bars only on a terminal
-
-
-# Settings that may change when resuming; everything else must match the checkpoint.
-RESUMABLE_CHANGES = {"epochs", "resume", "overwrite", "device", "num_workers", "progress", "runs_dir", "log_freq",
-                     "save_checkpoints"}
+__all__ = ["TrainConfig", "train", "validate_config", "build_model_config", "resolve_data_paths",
+           "scheduler_milestones"]
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def pick_device(name: str, context: DistributedContext = DistributedContext()) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"--device {name}: CUDA is not available on this machine")
-        if context.enabled:
-            device = torch.device("cuda", context.local_rank)
-        torch.cuda.set_device(device)
-    return device
-
-
-def resolve_data_paths(config: TrainConfig) -> Dict[str, Optional[str]]:
-    """The CSVs to use; with no training set, the synthetic demo data (generated once)."""
-    if config.training_set_path is None:
-        demo = write_demo_dataset(default_demo_folder())
-        return {"train": str(demo["train"]),
-                "val": config.validation_set_path or str(demo["val"]),
-                "test": config.testing_set_path or str(demo["test"])}
-    return {"train": config.training_set_path, "val": config.validation_set_path,
-            "test": config.testing_set_path}
-
-
-def validate_config(config: TrainConfig) -> None:
-    """Reject inconsistent settings before any work starts, one message each."""
-    if config.validation_set not in VALIDATION_CHOICES:
-        raise ValueError(f"--validation_set must be one of {VALIDATION_CHOICES}")
-    if config.validation_set == "from-file" and config.validation_set_path is None \
-            and config.training_set_path is not None:
-        raise ValueError("--validation_set from-file needs --validation_set_path")
-    from .config_checks import check_train_config
-    check_train_config(config)
-    if config.resume and config.overwrite:
-        raise ValueError("--resume continues the run, --overwrite deletes it: pass only one")
-    if config.amp not in AMP_CHOICES:
-        raise ValueError(f"--amp must be bf16 or fp16, got {config.amp!r}")
-    if config.num_frames and config.num_frames > config.max_frames:
-        raise ValueError(f"--num_frames {config.num_frames} exceeds --max_frames {config.max_frames}")
-    for name in ("epochs", "batch_size", "log_freq"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"--{name} must be at least 1")
-    if config.experimental_train_split is not None and not 0 < config.experimental_train_split <= 1:
-        raise ValueError("--experimental_train_split must be in (0, 1]")
-    if config.mirror is not None and not 0 <= config.mirror <= 1:
-        raise ValueError(f"--mirror must be a probability in [0, 1], got {config.mirror}")
-    recipe_values(config.recipe)   # speed, crop, smoothing, EMA: ranges in config_checks
-    if config.lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"--lr_schedule must be one of {LR_SCHEDULES}, got {config.lr_schedule!r}")
-    if config.warmup_epochs < 0 or (config.warmup_epochs and config.lr_schedule != "cosine"):
-        raise ValueError(f"--warmup_epochs {config.warmup_epochs}: must be >= 0 and needs "
-                         f"--lr_schedule cosine (a recipe's warm-up goes with --warmup_epochs 0)")
-    if not 0 <= config.cross_attn_dropout < 1:
-        raise ValueError(f"--cross_attn_dropout must be in [0, 1), got {config.cross_attn_dropout}")
-    if config.kernel == "triton" and config.use_cross_attention and config.cross_attn_dropout > 0 \
-            and not fused_kernels_have_dropout():
-        raise ValueError(f"--kernel triton: {dropout_unsupported_message(config.cross_attn_dropout)}")
 
 
 def scheduler_milestones(config: TrainConfig) -> List[int]:
@@ -184,17 +60,6 @@ def scheduler_milestones(config: TrainConfig) -> List[int]:
     return [max(1, round(0.6 * config.epochs)), max(1, round(0.8 * config.epochs))]
 
 
-def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> Dict[int, int]:
-    """Number of samples whose label is among the k highest logits, per k (k capped at classes)."""
-    ranked = logits.topk(min(max(ks), logits.shape[-1]), dim=-1).indices
-    hits = ranked == labels[:, None]
-    return {k: int(hits[:, :k].any(-1).sum()) for k in ks}
-
-
-def batch_to(batch: Dict[str, torch.Tensor], device: torch.device) -> Dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
 def autocast_context(config: TrainConfig, device: torch.device):
     if config.amp is None:
         return nullcontext()
@@ -202,74 +67,15 @@ def autocast_context(config: TrainConfig, device: torch.device):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-@torch.no_grad()
-def evaluate_counts(model: SiFormer, loader: DataLoader, device: torch.device, amp=nullcontext):
-    """(top-1 hits, top-5 hits, samples) over a loader."""
-    model.eval()
-    hits1 = hits5 = total = 0
-    for batch in loader:
-        batch = batch_to(batch, device)
-        with amp():
-            logits = model(batch["lh"], batch["rh"], batch["body"], batch["padding_mask"])
-        correct = topk_correct(logits.float(), batch["label"])
-        hits1, hits5, total = hits1 + correct[1], hits5 + correct[5], total + len(batch["label"])
-    return hits1, hits5, total
-
-
-def build_model_config(config: TrainConfig, num_classes: int) -> SiFormerConfig:
-    return SiFormerConfig(
-        num_classes=num_classes, num_enc_layers=config.num_enc_layers,
-        num_dec_layers=config.num_dec_layers, d_ff=config.d_ff, dropout=config.dropout,
-        max_frames=config.max_frames, use_cross_attention=config.use_cross_attention,
-        cross_attn_heads=config.cross_attn_heads, cross_attn_dropout=config.cross_attn_dropout,
-        cross_attn_mode=config.cross_attn_mode,
-        use_gating=config.use_gating, cross_attn_directions=config.cross_attn_directions,
-        kernel=config.kernel)
-
-
-def config_dict(config: TrainConfig) -> dict:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
-
-
 def _progress(iterable, enabled: Optional[bool], **kwargs):
     from tqdm.auto import tqdm
     return tqdm(iterable, disable=None if enabled is None else not enabled, leave=False, **kwargs)
 
 
-def load_datasets(config: TrainConfig, paths: Dict[str, Optional[str]]):
-    """(train set, {split: eval set}) with the validation policy and experimental subset applied."""
-    max_frames = None if config.num_frames else config.max_frames
-    common = dict(num_frames=config.num_frames, max_frames=max_frames,
-                  canonical_hand=config.canonical_hand)
-    train_sequences = read_pose_csv(paths["train"])
-    eval_sources = {}
-    policy = config.validation_set
-    if policy == "auto":
-        policy = "from-file" if paths["val"] else "none"
-    if policy == "from-file" and paths["val"]:
-        eval_sources["val"] = read_pose_csv(paths["val"])
-    elif policy == "split-from-train":
-        kept, taken = stratified_split(train_sequences.labels, config.validation_set_size, config.seed)
-        eval_sources["val"] = train_sequences.subset(taken)
-        train_sequences = train_sequences.subset(kept)
-    if config.experimental_train_split is not None and config.experimental_train_split < 1:
-        kept, _ = stratified_split(train_sequences.labels, 1 - config.experimental_train_split,
-                                   config.seed + 1)
-        train_sequences = train_sequences.subset(kept)
-    if paths["test"]:
-        eval_sources["test"] = read_pose_csv(paths["test"])
-    train_set = PoseDataset(train_sequences, augment=config.augmentations,
-                            augmentations_prob=config.augmentations_prob,
-                            gaussian_std=config.gaussian_std, seed=config.seed,
-                            mirror=config.mirror, speed=config.speed,
-                            temporal_crop=config.temporal_crop, **common)
-    eval_sets = {split: PoseDataset(seqs, **common) for split, seqs in eval_sources.items()}
-    return train_set, eval_sets
-
-
 def _check_resume(saved: dict, config: TrainConfig) -> None:
-    current = config_dict(config)
-    saved = {"cross_attn_dropout": 0.0, **ADDED_SETTINGS, **saved}   # runs from before the flags
+    """Refuse a resume whose settings differ from the checkpoint's (but for RESUMABLE_CHANGES)."""
+    current = config.flat_dict()
+    saved = {**LEGACY_VALUES, **ADDED_SETTINGS, **saved}   # runs from before the flags
     differences = [f"--{k} {saved.get(k)!r} in the checkpoint, {current[k]!r} now"
                    for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]]
     if differences:
@@ -289,6 +95,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Dict[str, 
 
 
 def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, object]:
+    """Resolve the device, seed, claim the run folder (every rank stops if rank 0 cannot), train."""
     device = pick_device(config.device, context)
     if config.amp and device.type != "cuda":
         from .precision import cpu_supports_bf16
@@ -313,37 +120,44 @@ def _train(config: TrainConfig, context: DistributedContext, log) -> Dict[str, o
         run.release()
 
 
-def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContext, device, log):
-    training_state = None
-    if config.resume:
-        if not run.last.is_file():
-            raise CheckpointError(f"--resume: no checkpoint at {run.last} (nothing to resume)")
-        training_state = load_training_checkpoint(run.last)
-        _check_resume(training_state["train_config"], config)
+@dataclass
+class _Session:
+    """What one run trains with: the model (and its DDP wrapper), loss, optimiser and friends."""
 
-    paths = resolve_data_paths(config)
-    train_set, eval_sets = load_datasets(config, paths)
-    found = max([train_set.num_classes] + [s.num_classes for s in eval_sets.values()])
-    num_classes = config.num_classes or found
-    if num_classes < found:
-        raise ValueError(f"--num_classes {num_classes} is smaller than the data's labels need "
-                         f"({found}: labels go up to {found - 1})")
-    class_names = read_class_names(paths["train"], num_classes)
-    for note in label_warnings(train_set.sequences.labels,
-                               {k: s.sequences.labels for k, s in eval_sets.items()}, num_classes):
-        log(f"Warning: {note}")
+    config: TrainConfig
+    context: DistributedContext
+    device: torch.device
+    model_config: object
+    model: SiFormer
+    step_model: torch.nn.Module            # the DDP wrapper under torchrun, else the model
+    use_cmcl: bool
+    criterion: CMCLLoss
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    ema: Optional[WeightAverage]
+    scaler: Optional[torch.amp.GradScaler]
 
-    sampler = GlobalBatchSampler(len(train_set), config.batch_size, config.seed, True,
-                                 context.rank, context.world_size)
-    train_loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate_poses,
-                              num_workers=config.num_workers)
-    eval_loaders = {}
-    for split, dataset in eval_sets.items():
-        start, stop = shard_bounds(len(dataset), context.rank, context.world_size)
-        eval_loaders[split] = DataLoader(Subset(dataset, range(start, stop)),
-                                         batch_size=max(config.batch_size, 64), shuffle=False,
-                                         collate_fn=collate_poses, num_workers=config.num_workers)
+    @property
+    def evaluated(self) -> SiFormer:
+        """The weights that are evaluated and saved (best.pt, model.pt): the EMA when kept."""
+        return self.ema.model if self.ema is not None else self.model
 
+    def amp(self):
+        return autocast_context(self.config, self.device)
+
+
+def _load_resume_state(run: RunDirectory, config: TrainConfig) -> Optional[dict]:
+    if not config.resume:
+        return None
+    if not run.last.is_file():
+        raise CheckpointError(f"--resume: no checkpoint at {run.last} (nothing to resume)")
+    state = load_training_checkpoint(run.last)
+    _check_resume(state["train_config"], config)
+    return state
+
+
+def _build_session(config: TrainConfig, num_classes: int, context: DistributedContext, device,
+                   log) -> _Session:
     model_config = build_model_config(config, num_classes)
     model = SiFormer(model_config).to(device)
     step_model = model
@@ -362,109 +176,154 @@ def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContex
                                 scheduler_milestones(config), config.scheduler_gamma,
                                 config.warmup_epochs)
     ema = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
-    evaluated = ema.model if ema is not None else model   # metrics, best.pt and model.pt
     scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" else None
+    return _Session(config, context, device, model_config, model, step_model, use_cmcl, criterion,
+                    optimizer, scheduler, ema, scaler)
 
-    start_epoch, best, records = 0, {"epoch": None, "val_top1": None}, []
-    if training_state is not None:
-        restore_training_state(training_state, model, optimizer, scheduler, scaler)
-        if ema is not None:   # the file's weights are the average; the raw ones sit beside them
-            ema.load(training_state["state_dict"], training_state["ema"])
-            model.load_state_dict(training_state["ema"]["raw_state_dict"])
-        start_epoch, best = training_state["epoch"], training_state["best"]
-        records = training_state.get("history")
-        if records is None:  # a checkpoint from before the history was stored in it
-            records = [r for r in run.read_metrics() if r["epoch"] <= start_epoch]
-        if context.is_main:
-            run.settle_pending_best(best["epoch"])
 
-    log(describe_model(model_config))
-    if use_cmcl:
+def _restore(state: Optional[dict], session: _Session, run: RunDirectory):
+    """(first epoch, best so far, records so far): a fresh start, or what the checkpoint holds."""
+    if state is None:
+        return 0, {"epoch": None, "val_top1": None}, []
+    model = session.model
+    restore_training_state(state, model, session.optimizer, session.scheduler, session.scaler)
+    if session.ema is not None:   # the file's weights are the average; the raw ones sit beside them
+        session.ema.load(state["state_dict"], state["ema"])
+        model.load_state_dict(state["ema"]["raw_state_dict"])
+    start_epoch, best = state["epoch"], state["best"]
+    records = state.get("history")
+    if records is None:  # a checkpoint from before the history was stored in it
+        records = [r for r in run.read_metrics() if r["epoch"] <= start_epoch]
+    if session.context.is_main:
+        run.settle_pending_best(best["epoch"])
+    return start_epoch, best, records
+
+
+def _log_setup(session: _Session, data: TrainingData, log) -> None:
+    config, model, context = session.config, session.model, session.context
+    log(describe_model(session.model_config))
+    if session.use_cmcl:
         log(f"Using CMCL: lambda_consistency={config.lambda_consistency}, "
             f"lambda_alignment={config.lambda_alignment}, temperature={config.cmcl_temperature}, "
-            f"adaptive={'on' if schedule else 'off'}")
-    log(f"Data: train {paths['train']} ({len(train_set)} samples), "
-        + ", ".join(f"{k} ({len(s)})" for k, s in eval_sets.items()) + f"; {num_classes} classes")
+            f"adaptive={'on' if config.use_adaptive_cmcl else 'off'}")
+    log(f"Data: train {data.paths['train']} ({len(data.train_set)} samples), "
+        + ", ".join(f"{k} ({len(s)})" for k, s in data.eval_sets.items())
+        + f"; {data.num_classes} classes")
     log(f"Parameters: {count_parameters(model):,} (cross-modal block "
-        f"{count_parameters(model.cross_modal):,}); device {device}"
+        f"{count_parameters(model.cross_modal):,}); device {session.device}"
         + (f" x {context.world_size} processes" if context.enabled else "")
         + (f"; amp {config.amp}" if config.amp else ""))
-    if training_state is not None:
+
+
+def _write_run_config(run: RunDirectory, session: _Session, data: TrainingData) -> None:
+    """config.json: the TrainConfig (``slr train --config`` reads it back), the model built,
+    the data used and the environment."""
+    run.write_config({"train": session.config.to_dict(), "model": session.model_config.to_dict(),
+                      "data": data.paths, "num_classes": data.num_classes,
+                      "class_names": data.class_names, "environment": environment(session.device),
+                      "world_size": session.context.world_size})
+
+
+def _train_epoch(session: _Session, data: TrainingData, epoch: int) -> Dict:
+    """One epoch of optimiser steps; the epoch's record with the training metrics."""
+    config, context, device = session.config, session.context, session.device
+    model, optimizer, scaler = session.model, session.optimizer, session.scaler
+    model.train()
+    data.sampler.set_epoch(epoch)
+    data.train_set.set_epoch(epoch)
+    global_sizes = [len(b) for b in data.sampler.global_batches()]
+    lr = optimizer.param_groups[0]["lr"]
+    start = time.perf_counter()
+    sums = np.zeros(6)  # loss, ce, consistency, alignment, correct, seen
+    use_cmcl = session.use_cmcl
+    w_c, w_a = session.criterion.weights(epoch) if use_cmcl else (0.0, 0.0)
+    for step, batch in enumerate(_progress(data.train_loader, config.progress,
+                                           desc=f"epoch {epoch + 1}/{config.epochs}")):
+        batch = batch_to(batch, device)
+        with session.amp():
+            output = session.step_model(batch["lh"], batch["rh"], batch["body"],
+                                        batch["padding_mask"], return_extras=use_cmcl)
+        logits, extras = output if use_cmcl else (output, None)
+        total, parts = session.criterion.per_sample(logits.float(), batch["label"], extras,
+                                                    batch["padding_mask"], epoch)
+        # Sum over this shard / global batch, times the world size DDP divides by: the
+        # gradient of the global batch mean, however the batch is split.
+        loss = total.sum() * (context.world_size / global_sizes[step])
+        if not torch.isfinite(loss.detach()):
+            raise FloatingPointError(f"epoch {epoch + 1}: the loss became {loss.item()}; "
+                                     f"lower --lr or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        if session.ema is not None:
+            session.ema.update(model)
+        sums += [float(total.detach().sum()), float(parts["ce"].detach().sum()),
+                 float(parts["consistency"].detach().sum()), float(parts["alignment"].detach().sum()),
+                 int((logits.argmax(-1) == batch["label"]).sum()), len(batch["label"])]
+    train_seconds = time.perf_counter() - start
+    session.scheduler.step()
+    sums = all_reduce_sum(list(sums), context, device)
+    seen = sums[5]
+    return {"epoch": epoch + 1, "lr": lr, "w_consistency": w_c, "w_alignment": w_a,
+            "train": {"loss": sums[0] / seen, "ce": sums[1] / seen, "consistency": sums[2] / seen,
+                      "alignment": sums[3] / seen, "top1": sums[4] / seen},
+            "samples_per_second": seen / train_seconds}
+
+
+def _evaluate_epoch(session: _Session, data: TrainingData, record: Dict) -> None:
+    """Top-1/top-5 of the evaluated weights on every evaluation split, summed over the ranks."""
+    for split, loader in data.eval_loaders.items():
+        counts = evaluate_counts(session.evaluated, loader, session.device, session.amp)
+        hits1, hits5, total = all_reduce_sum(list(counts), session.context, session.device)
+        record[split] = {"top1": hits1 / total, "top5": hits5 / total}
+
+
+def _train_in(run: RunDirectory, config: TrainConfig, context: DistributedContext, device, log):
+    """The run, in steps: resume state, data, model and optimiser, epochs, the saved model."""
+    state = _load_resume_state(run, config)
+    data = prepare_data(config, context, log)
+    session = _build_session(config, data.num_classes, context, device, log)
+    start_epoch, best, records = _restore(state, session, run)
+    _log_setup(session, data, log)
+    if state is not None:
         log(f"Resuming {run.path} after epoch {start_epoch}")
     if context.is_main:
-        run.write_config({"train": config_dict(config), "model": model_config.to_dict(),
-                          "data": paths, "num_classes": num_classes, "class_names": class_names,
-                          "environment": environment(device), "world_size": context.world_size})
-        if training_state is not None:
+        _write_run_config(run, session, data)
+        if state is not None:
             run.write_metrics(records)
             _write_plots(run, records)   # a kill may have come between the metrics and the plots
 
-    amp = lambda: autocast_context(config, device)  # noqa: E731
     for epoch in range(start_epoch, config.epochs):
-        model.train()
-        sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
-        global_sizes = [len(b) for b in sampler.global_batches()]
-        lr = optimizer.param_groups[0]["lr"]
         start = time.perf_counter()
-        sums = np.zeros(6)  # loss, ce, consistency, alignment, correct, seen
-        w_c, w_a = criterion.weights(epoch) if use_cmcl else (0.0, 0.0)
-        for step, batch in enumerate(_progress(train_loader, config.progress,
-                                               desc=f"epoch {epoch + 1}/{config.epochs}")):
-            batch = batch_to(batch, device)
-            with amp():
-                output = step_model(batch["lh"], batch["rh"], batch["body"],
-                                    batch["padding_mask"], return_extras=use_cmcl)
-            logits, extras = output if use_cmcl else (output, None)
-            total, parts = criterion.per_sample(logits.float(), batch["label"], extras,
-                                                batch["padding_mask"], epoch)
-            # Sum over this shard / global batch, times the world size DDP divides by: the
-            # gradient of the global batch mean, however the batch is split.
-            loss = total.sum() * (context.world_size / global_sizes[step])
-            if not torch.isfinite(loss.detach()):
-                raise FloatingPointError(f"epoch {epoch + 1}: the loss became {loss.item()}; "
-                                         f"lower --lr or check the data")
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            if ema is not None:
-                ema.update(model)
-            sums += [float(total.detach().sum()), float(parts["ce"].detach().sum()),
-                     float(parts["consistency"].detach().sum()), float(parts["alignment"].detach().sum()),
-                     int((logits.argmax(-1) == batch["label"]).sum()), len(batch["label"])]
-        train_seconds = time.perf_counter() - start
-        scheduler.step()
-        sums = all_reduce_sum(list(sums), context, device)
-        seen = sums[5]
-        record = {"epoch": epoch + 1, "lr": lr, "w_consistency": w_c, "w_alignment": w_a,
-                  "train": {"loss": sums[0] / seen, "ce": sums[1] / seen, "consistency": sums[2] / seen,
-                            "alignment": sums[3] / seen, "top1": sums[4] / seen},
-                  "samples_per_second": seen / train_seconds}
-        for split, loader in eval_loaders.items():
-            hits1, hits5, total_count = all_reduce_sum(list(evaluate_counts(evaluated, loader, device, amp)),
-                                                       context, device)
-            record[split] = {"top1": hits1 / total_count, "top5": hits5 / total_count}
+        record = _train_epoch(session, data, epoch)
+        _evaluate_epoch(session, data, record)
         record["epoch_seconds"] = time.perf_counter() - start
         records.append(record)
         improved = "val" in record and (best["val_top1"] is None or record["val"]["top1"] > best["val_top1"])
         if improved:
             best = {"epoch": epoch + 1, "val_top1": record["val"]["top1"]}
         if context.is_main:
-            _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoch + 1,
-                         class_names, best, improved, ema)
+            _write_epoch(run, config, records, session.model, session.optimizer, session.scheduler,
+                         session.scaler, epoch + 1, data.class_names, best, improved, session.ema)
         if (epoch + 1) % config.log_freq == 0 or epoch + 1 == config.epochs:
-            log(_epoch_line(record, use_cmcl))
+            log(_epoch_line(record, session.use_cmcl))
+    return _finish(run, session, data, records, best, log)
 
+
+def _finish(run: RunDirectory, session: _Session, data: TrainingData, records: List[Dict],
+            best: Dict, log) -> Dict[str, object]:
+    """Save model.pt (the evaluated weights), report the final and best-epoch metrics."""
+    config = session.config
     final = {split: records[-1][split] for split in ("val", "test") if records and split in records[-1]}
     model_path = run.path / "model.pt"
-    if context.is_main:
-        save_model(model_path, evaluated, class_names,
-                   metadata={"train_config": config_dict(config), "final_metrics": final})
+    if session.context.is_main:
+        save_model(model_path, session.evaluated, data.class_names,
+                   metadata={"train_config": config.flat_dict(), "final_metrics": final})
         crash_point("model")
         log(f"Saved model to {model_path}"
             + (f" (best validation top-1 {best['val_top1']:.4f} at epoch {best['epoch']}: {run.best})"
@@ -497,7 +356,7 @@ def _write_epoch(run, config, records, model, optimizer, scheduler, scaler, epoc
             saved, extra = ema.model, {"ema": {**ema.state(), "raw_state_dict": {
                 k: v.detach().cpu() for k, v in model.state_dict().items()}}}
         save = lambda path: save_training_checkpoint(  # noqa: E731
-            path, saved, optimizer, scheduler, epoch, class_names, config_dict(config), best, scaler,
+            path, saved, optimizer, scheduler, epoch, class_names, config.flat_dict(), best, scaler,
             history=records, extra=extra)
         if improved:
             save(run.pending_best)

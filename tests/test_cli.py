@@ -45,8 +45,8 @@ def test_cross_attn_dropout_flag_reaches_the_model_config():
 def test_dropout_settings_the_kernels_cannot_run_are_one_line(flags, message, tmp_path, capsys,
                                                              monkeypatch):
     # The kernels implement dropout today; the refusal is what the switch turned off would give.
-    import slr_fused.training
-    monkeypatch.setattr(slr_fused.training, "fused_kernels_have_dropout", lambda: False)
+    import slr_fused.config_validation
+    monkeypatch.setattr(slr_fused.config_validation, "fused_kernels_have_dropout", lambda: False)
     assert main(["train", "--runs_dir", str(tmp_path), *flags]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and re.match(message, err[0]), err

@@ -1,7 +1,5 @@
 """--recipe: seed keeps today's defaults, wlasl sets its values, explicit flags win."""
 
-import dataclasses
-
 import pytest
 
 from slr_fused.cli import build_parser, explicitly_given, main, train_config_from_args
@@ -30,7 +28,7 @@ def test_wlasl_recipe_sets_its_values_and_records_its_name():
         assert getattr(config, name) == value
     assert config == recipe_config("wlasl")
     validate_config(config)
-    untouched = {f.name for f in dataclasses.fields(TrainConfig)} - set(RECIPES["wlasl"]) - {"recipe"}
+    untouched = set(TrainConfig.setting_names()) - set(RECIPES["wlasl"]) - {"recipe"}
     assert all(getattr(config, k) == getattr(TrainConfig(), k) for k in untouched)
 
 

@@ -41,8 +41,10 @@ def test_run_folder_contents(tmp_path):
                    log=lambda _: None)
     run = Path(result["run_dir"])
     config = json.loads((run / "config.json").read_text())
-    assert config["train"]["epochs"] == 2 and config["num_classes"] == 8
-    assert {"torch", "git_commit", "device", "date"} <= set(config["environment"])
+    assert config["train"]["optim"]["epochs"] == 2 and config["num_classes"] == 8
+    assert {"versions", "git_commit", "device", "torch_device", "date"} <= set(config["environment"])
+    assert config["environment"]["torch_device"].startswith(("cpu", "cuda"))
+    assert config["environment"]["versions"]["torch"] == torch.__version__
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
     for key in ("lr", "w_consistency", "w_alignment", "epoch_seconds", "samples_per_second"):

@@ -117,7 +117,7 @@ def load_predictor(path, device: str = "cpu", trust_model: bool = False) -> Mode
         check_trusted(path, trust_model)   # before the export package (or TensorRT) is imported
         return _load_exported(path, device, trust_model)
     from ..checkpoint import load_model
-    from ..training import pick_device
+    from ..devices import pick_device
     device = pick_device(device)  # "auto" as in training and evaluation
     model, info = load_model(path, device=device)
     config = info["config"]
@@ -152,7 +152,7 @@ def _load_exported(path: Path, device: str, trust: bool = False) -> Model:
         raise PredictionError(f"{path}: exported models need slr_fused.export, which cannot be "
                               f"imported here ({error}); predict with the .pt checkpoint") from None
     if suffix == ".pt2":
-        from ..training import pick_device
+        from ..devices import pick_device
         # auto: the device the package was compiled for (it runs nowhere else).
         runner = runner_class(path, device=None if device == "auto" else pick_device(device),
                               trust=trust)

@@ -36,7 +36,7 @@ class SiFormerConfig:
     cross_attn_mode: str = "bidirectional"
     use_gating: bool = True
     cross_attn_directions: str = "all"
-    kernel: str = "reference"
+    kernel: str = "auto"                            # triton on CUDA when available, else reference
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

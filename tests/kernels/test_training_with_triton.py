@@ -54,7 +54,7 @@ def test_triton_training_matches_the_reference(tmp_path):
 
     reference = _run(tmp_path, csv, "reference")
     fused = _run(tmp_path, csv, "triton")
-    assert json.loads((fused / "config.json").read_text())["train"]["kernel"] == "triton"
+    assert json.loads((fused / "config.json").read_text())["train"]["model"]["kernel"] == "triton"
 
     ref_records, fused_records = _records(reference), _records(fused)
     assert len(ref_records) == len(fused_records) == EPOCHS

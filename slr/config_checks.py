@@ -1,8 +1,8 @@
 """Range and type checks of every setting, each failure one line naming the flag or field.
 
-Settings reach the code from three places: ``slr train`` flags (argparse checks only the type),
-the Python API (``TrainConfig``) and checkpoints (``SiFormerConfig`` stored as JSON, possibly
-edited). A value out of range would otherwise surface as an IndexError deep in PyTorch, or train
+Settings reach the code from four places: ``slr train`` flags (argparse checks only the type),
+``--config`` files (``slr_fused.config`` checks the types), the Python API (``TrainConfig``) and
+checkpoints (``SiFormerConfig`` stored as JSON, possibly edited). A value out of range would otherwise surface as an IndexError deep in PyTorch, or train
 silently into nonsense (``--d_ff 0``, ``--augmentations_prob 3``).
 """
 

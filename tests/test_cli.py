@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from slr_fused.cli import build_parser, main, str2bool, train_config_from_args
+from slr_fused.config import TrainConfig
 from slr_fused.info import parameter_table
-from slr_fused.training import TrainConfig
 
 TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "32"]
 
@@ -29,7 +29,7 @@ def test_cmcl_is_off_by_default_as_in_the_seed():
 
 
 def test_cross_attn_dropout_flag_reaches_the_model_config():
-    from slr_fused.training import build_model_config
+    from slr_fused.config import build_model_config
     config = train_config_from_args(build_parser().parse_args(["train"]))
     assert config.cross_attn_dropout == 0.1   # the BMHCMA seed's attention dropout
     args = build_parser().parse_args(["train", "--cross_attn_dropout", "0.3"])

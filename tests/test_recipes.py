@@ -3,8 +3,9 @@
 import pytest
 
 from slr_fused.cli import build_parser, explicitly_given, main, train_config_from_args
+from slr_fused.config import TrainConfig
+from slr_fused.config_validation import validate_config
 from slr_fused.recipes import ADDED_SETTINGS, RECIPES, recipe_config
-from slr_fused.training import TrainConfig, validate_config
 
 
 def _config(argv):

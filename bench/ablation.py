@@ -181,7 +181,7 @@ def run_ablation(data: Optional[str] = None, epochs: int = 2, seeds: Sequence[in
         from slr_fused.recipes import recipe_values
         recipe_values(recipe)   # an unknown name fails before any training
     from slr_fused.models.cross_modal import fused_kernels_have_dropout
-    from slr_fused.config import TrainConfig
+    from slr_fused.training import TrainConfig
     dropout = TrainConfig().cross_attn_dropout
     if kernel == "triton" and not fused_kernels_have_dropout():
         dropout = 0.0   # the fused kernels cannot train with attention dropout yet (recorded)

@@ -192,8 +192,8 @@ GROUPS = (("data", DataSettings, "data"), ("optim", OptimSettings, "optimisation
 GROUP_CLASSES = {name: cls for name, cls, _ in GROUPS}
 # setting name -> its group's attribute; names are unique across the groups (they are the flags).
 SETTING_GROUP = {f.name: group for group, cls, _ in GROUPS for f in dataclasses.fields(cls)}
-assert len(SETTING_GROUP) == sum(len(dataclasses.fields(cls)) for _, cls, _ in GROUPS), \
-    "a setting name is used in two groups"
+if len(SETTING_GROUP) != sum(len(dataclasses.fields(cls)) for _, cls, _ in GROUPS):
+    raise RuntimeError("slr_fused.config: a setting name is used in two groups")
 
 
 class ConfigError(ValueError):

@@ -33,7 +33,7 @@ from slr_fused.bench.common import (Context, add_output_arguments, bench_device,
                                     check_kernel, command_main, environment, input_dims,
                                     measure_cell, random_inputs, report, setup_eager,
                                     summarize, write_result)
-from slr_fused.info import MODEL_VARIANTS
+from slr_fused.models.variants import MODEL_VARIANTS
 from slr_fused.models.siformer import SiFormerConfig
 
 MODEL_SETTINGS = {f.name for f in dataclasses.fields(SiFormerConfig)} - {"num_classes"}

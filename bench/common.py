@@ -40,7 +40,7 @@ from slr_fused.atomic import atomic_write
 from slr_fused.bench.timing import (bench_device, check_kernel, device_tag,  # noqa: F401
                                     environment, standalone_main, summarize, time_call)
 from slr_fused.data.joints import FEATURE_DIMS, MODALITIES
-from slr_fused.info import MODEL_VARIANTS
+from slr_fused.models.variants import MODEL_VARIANTS
 from slr_fused.models.siformer import SiFormer, SiFormerConfig
 
 DEFAULT_OUTPUT = "bench-results"

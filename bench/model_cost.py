@@ -2,7 +2,7 @@
 
 ``slr bench`` (``python -m slr_fused.bench.model_cost``) measures, in one run:
 
-* parameters of each configuration of :data:`slr_fused.info.MODEL_VARIANTS` (total, the block's
+* parameters of each configuration of :data:`slr_fused.models.variants.MODEL_VARIANTS` (total, the block's
   share, increase over the baseline);
 * FLOPs per sample with fvcore (handles in :mod:`slr_fused.bench.flops`, so attention and the
   fused paths are counted) and the block's analytic count;
@@ -37,7 +37,7 @@ from slr_fused.bench.common import (BASELINE, Context, Unavailable, add_output_a
                                     training_step, write_and_report)
 from slr_fused.bench.flops import count_flops
 from slr_fused.errors import describe_error
-from slr_fused.info import MODEL_VARIANTS
+from slr_fused.models.variants import MODEL_VARIANTS
 from slr_fused.models.cross_modal import fused_kernels_have_dropout
 from slr_fused.models.siformer import count_parameters
 

@@ -1,12 +1,12 @@
 """What ``slr info`` reports: versions, devices, usable backends, and model sizes."""
 
 import platform
-import warnings
 from typing import List, Tuple
 
 import torch
 
 from .environment import package_version
+from .models.variants import parameter_table
 
 OPTIONAL_PACKAGES = ("numpy", "triton", "onnx", "onnxruntime", "onnxscript", "tensorrt",
                      "mediapipe", "fvcore", "tqdm", "matplotlib")
@@ -61,33 +61,6 @@ def environment_report() -> str:
     for name, ok, why in backends():
         lines.append(f"  {'yes' if ok else 'no ':3} {name}: {why}")
     return "\n".join(lines)
-
-
-MODEL_VARIANTS = (
-    ("baseline (no cross-modal block)", dict(use_cross_attention=False)),
-    ("unidirectional h=3", dict(cross_attn_mode="unidirectional", cross_attn_heads=3)),
-    ("bidirectional h=1", dict(cross_attn_heads=1)),
-    ("bidirectional h=2", dict(cross_attn_heads=2)),
-    ("bidirectional h=3", dict(cross_attn_heads=3)),
-    ("bidirectional h=6", dict(cross_attn_heads=6)),
-    ("bidirectional h=3, gating off", dict(use_gating=False)),
-    ("bidirectional h=3, lh<->rh only", dict(cross_attn_directions="hands")),
-    ("bidirectional h=3, hands<->body only", dict(cross_attn_directions="hands-body")),
-)
-
-
-def parameter_table(num_classes: int = 100):
-    """Rows (name, total, block, block share, increase over baseline) for every configuration."""
-    from .models.siformer import SiFormer, SiFormerConfig, count_parameters
-    rows, baseline = [], None
-    for name, overrides in MODEL_VARIANTS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = SiFormer(SiFormerConfig(num_classes=num_classes, **overrides))
-        total, block = count_parameters(model), count_parameters(model.cross_modal)
-        baseline = total if baseline is None else baseline
-        rows.append((name, total, block, block / total, total / baseline - 1.0))
-    return rows
 
 
 def model_report(num_classes: int = 100) -> str:

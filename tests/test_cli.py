@@ -6,7 +6,7 @@ import pytest
 
 from slr_fused.cli import build_parser, main, str2bool, train_config_from_args
 from slr_fused.config import TrainConfig
-from slr_fused.info import parameter_table
+from slr_fused.models.variants import parameter_table
 
 TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "32"]
 

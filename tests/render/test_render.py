@@ -9,6 +9,7 @@ from slr_fused.data.csv_format import write_pose_csv
 from slr_fused.data.joints import BODY_JOINTS, HAND_JOINTS
 from slr_fused.render.compose import CANVAS, fit_box, to_pixels
 from slr_fused.render.skeleton import BODY_BONES, BONES, HAND_BONES
+from video_helpers import read_video
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV (slr-fused[mediapipe]) is needed to render")
 
@@ -26,18 +27,6 @@ def _pose(frames=FRAMES):
     return pose
 
 
-def _read(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
-
-
 def test_bones_use_the_layout_names():
     assert {name for bone in BODY_BONES for name in bone} <= set(BODY_JOINTS)
     assert {name for bone in HAND_BONES for name in bone} == set(HAND_JOINTS)
@@ -51,7 +40,7 @@ def test_csv_row_to_mp4_draws_at_the_joints(tmp_path, capsys):
     out = tmp_path / "row.mp4"
     assert main(["render", str(csv), "--row", "2", "-o", str(out), "--size", "240"]) == 0
     assert "12 frames" in capsys.readouterr().out
-    frames = _read(out)
+    frames = read_video(cv2, out)
     assert len(frames) == FRAMES and frames[0].shape == (240, 240, 3)
     box = fit_box(pose)
     for t in (0, FRAMES - 1):
@@ -76,7 +65,7 @@ def test_whole_csv_to_gif_and_side_by_side(tmp_path):
     wide = tmp_path / "wide.mp4"
     assert main(["render", str(csv), "--row", "1", "-o", str(wide), "--size", "120",
                  "--side_by_side"]) == 0
-    frames = _read(wide)
+    frames = read_video(cv2, wide)
     assert len(frames) == 5 and frames[0].shape == (120, 240, 3)
     assert (np.abs(frames[0][:, 120:].astype(int) - np.array(CANVAS)).sum(-1) > 60).sum() > 50
 
@@ -92,7 +81,7 @@ def test_extraction_result_over_a_video(tmp_path):
     writer.release()
     out = tmp_path / "over.mp4"
     assert main(["render", str(result), "--video", str(video), "-o", str(out)]) == 0
-    frames = _read(out)
+    frames = read_video(cv2, out)
     assert len(frames) == FRAMES and frames[0].shape == (120, 160, 3)
     x, y = np.rint(pose[3, 0] * [160, 120]).astype(int)   # the nose, in the video's pixels
     assert np.abs(frames[3][y, x].astype(int) - 200).max() > 40

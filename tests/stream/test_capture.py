@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from slr_fused.cli import main
+from video_helpers import read_video
 
 HELPERS = Path(__file__).resolve().parents[1] / "extract" / "extract_helpers.py"
 
@@ -59,18 +60,6 @@ def astronaut(cv2, tmp_path_factory):
     return helpers.write_video(cv2, folder / "astronaut.avi", helpers.astronaut_frames(cv2))
 
 
-def _read(cv2, path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
-
-
 def test_video_with_annotation(mediapipe, cv2, tiny_model, astronaut, tmp_path, capsys):
     from slr_fused.extract.extractor import extract_video
     out = tmp_path / "annotated.mp4"
@@ -78,11 +67,11 @@ def test_video_with_annotation(mediapipe, cv2, tiny_model, astronaut, tmp_path, 
                  "--threshold", "0.0", "--annotate", str(out), "--json_summary"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     summary = json.loads(err[-1])
-    original = _read(cv2, astronaut)
+    original = read_video(cv2, astronaut)
     assert summary["frames"] == len(original) and summary["dropped_frames"] == 0
     assert summary["stages"]["landmarks"]["n"] == len(original)
     assert summary["stages"]["model"]["n"] >= 1
-    written = _read(cv2, out)
+    written = read_video(cv2, out)
     assert len(written) == len(original)
     assert written[0].shape == original[0].shape
     # The skeleton is drawn where MediaPipe found the joints (the same extraction, run again).
@@ -118,7 +107,7 @@ def test_ctrl_c_leaves_a_valid_annotated_file(mediapipe, cv2, tiny_model, astron
                  str(out), "--json_summary"]) == 0
     summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert summary["interrupted"] is True
-    assert len(_read(cv2, out)) == 5
+    assert len(read_video(cv2, out)) == 5
     assert not list(tmp_path.glob(".partial*"))
 
 

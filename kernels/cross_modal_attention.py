@@ -102,12 +102,13 @@ from torch.autograd.function import once_differentiable
 
 from .cross_modal_flops import cross_modal_attention_flops  # noqa: F401 (re-export)
 from .cross_modal_jit import (MASK_VALUE, PREC_BF16, PREC_FP16, PREC_IEEE,  # noqa: F401
-                              PREC_TF32, PRECISION_NAMES, _acc, _head_b, _head_w, _key_valid,
-                              _dropout_keep_kernel, _dropout_scale, _kv, _load_proj, _load_rows, _mm, _pick, _pick3, _pick6,
-                              _square_w, _store_proj, _store_rows)
+                              PREC_TF32, PRECISION_NAMES, _acc, _acc_rows, _head_b, _head_w,
+                              _key_valid, _dropout_keep_kernel, _dropout_scale, _kv, _load_proj,
+                              _load_rows, _mm, _pick, _pick3, _pick6, _square_w, _store_proj,
+                              _store_rows)
 from .cross_modal_launch import (LAUNCH_OPTIONS, PROJECTION_DTYPES, _CAPABILITY,  # noqa: F401
                                  _DEFAULT_OPTIONS, _block_sizes, _capability_major,
-                                 _interpreting, dot_precision, launch_options)
+                                 _interpreting, _tile_widths, dot_precision, launch_options)
 from .cross_modal_plan import (MAP_DIRECTIONS, MODALITY_CODES, SUPPORTED_DTYPES,  # noqa: F401
                                CrossModalPlan, _check_dot_dim, _check_tiles, _COMPILED_PACK,
                                _module_state, _pad_dim, make_plan, pack_parameters,
@@ -117,6 +118,30 @@ from .cross_modal_plan import (MAP_DIRECTIONS, MODALITY_CODES, SUPPORTED_DTYPES,
 # ----------------------------------------------------------------------------------------------
 # Projections
 # ----------------------------------------------------------------------------------------------
+
+
+@triton.jit
+def _project_q(qkv_ptr, wq_ptr, bq_ptr, x_ptr, e, b, rows, T, B, D,
+               H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
+               PREC: tl.constexpr):
+    """Q of every head of direction e from its target's (rows, W) tile."""
+    x = _load_rows(x_ptr, b, rows, T, D, W)
+    for h in range(H):
+        q = (_mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP, W)), PREC)
+             + _head_b(bq_ptr, e, h, H, DHP)[None, :])
+        _store_proj(qkv_ptr, q, 0, e, b, h, rows, T, B, H, DHP)
+
+
+@triton.jit
+def _project_kv(qkv_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, s_ptr, e, b, rows, T, B, D,
+                H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
+                PREC: tl.constexpr):
+    """K and V of every head of direction e from its source's (rows, W) tile."""
+    hs = _load_rows(s_ptr, b, rows, T, D, W)
+    for h in range(H):
+        k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, W, PREC)
+        _store_proj(qkv_ptr, k, 1, e, b, h, rows, T, B, H, DHP)
+        _store_proj(qkv_ptr, v, 2, e, b, h, rows, T, B, H, DHP)
 
 
 @triton.jit
@@ -130,13 +155,17 @@ def _cross_modal_attention_projection_kernel(
     S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr,  # source modality code per direction
     S3: tl.constexpr, S4: tl.constexpr, S5: tl.constexpr,
     D_LH: tl.constexpr, D_RH: tl.constexpr, D_BODY: tl.constexpr,
-    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
+    NW_LH: tl.constexpr, NW_RH: tl.constexpr, NW_BODY: tl.constexpr,  # 1: tile width NARROW
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    WIDE: tl.constexpr, NARROW: tl.constexpr, BLOCK_M: tl.constexpr,
     PREC: tl.constexpr,
 ):
     """Q, K and V of every direction and head, once per frame. Grid: (cdiv(T, BLOCK_M), B, E).
 
     The attention kernels read these instead of recomputing K and V for every query tile
     (and Q again in the backward): each projection is computed once per frame and call.
+    Each modality's rows are read at its own padded width (NARROW or WIDE, see
+    :func:`_tile_widths`), not at the packing's DP.
     """
     pid = tl.program_id(0)
     b = tl.program_id(1)
@@ -144,17 +173,27 @@ def _cross_modal_attention_projection_kernel(
     rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
     t = _pick6(e, T0, T1, T2, T3, T4, T5)
     s = _pick6(e, S0, S1, S2, S3, S4, S5)
-    x = _load_rows(_pick3(t, lh_ptr, rh_ptr, body_ptr), b, rows, T, _pick3(t, D_LH, D_RH, D_BODY),
-                   DP)
-    hs = _load_rows(_pick3(s, lh_ptr, rh_ptr, body_ptr), b, rows, T,
-                    _pick3(s, D_LH, D_RH, D_BODY), DP)
-    for h in range(H):
-        q = (_mm(x, tl.trans(_head_w(wq_ptr, e, h, H, DHP, DP)), PREC)
-             + _head_b(bq_ptr, e, h, H, DHP)[None, :])
-        k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, PREC)
-        _store_proj(qkv_ptr, q, 0, e, b, h, rows, T, B, H, DHP)
-        _store_proj(qkv_ptr, k, 1, e, b, h, rows, T, B, H, DHP)
-        _store_proj(qkv_ptr, v, 2, e, b, h, rows, T, B, H, DHP)
+    x_ptr = _pick3(t, lh_ptr, rh_ptr, body_ptr)
+    dt = _pick3(t, D_LH, D_RH, D_BODY)
+    s_ptr = _pick3(s, lh_ptr, rh_ptr, body_ptr)
+    ds = _pick3(s, D_LH, D_RH, D_BODY)
+    if NARROW < WIDE:
+        if _pick3(t, NW_LH, NW_RH, NW_BODY) == 1:
+            _project_q(qkv_ptr, wq_ptr, bq_ptr, x_ptr, e, b, rows, T, B, dt, H, DHP, DP, NARROW,
+                       PREC)
+        else:
+            _project_q(qkv_ptr, wq_ptr, bq_ptr, x_ptr, e, b, rows, T, B, dt, H, DHP, DP, WIDE,
+                       PREC)
+        if _pick3(s, NW_LH, NW_RH, NW_BODY) == 1:
+            _project_kv(qkv_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, s_ptr, e, b, rows, T, B, ds, H,
+                        DHP, DP, NARROW, PREC)
+        else:
+            _project_kv(qkv_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, s_ptr, e, b, rows, T, B, ds, H,
+                        DHP, DP, WIDE, PREC)
+    else:
+        _project_q(qkv_ptr, wq_ptr, bq_ptr, x_ptr, e, b, rows, T, B, dt, H, DHP, DP, WIDE, PREC)
+        _project_kv(qkv_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, s_ptr, e, b, rows, T, B, ds, H, DHP,
+                    DP, WIDE, PREC)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,7 +203,7 @@ def _cross_modal_attention_projection_kernel(
 
 @triton.jit
 def _fwd_direction(
-    x,  # (BLOCK_M, DP) fp32 target rows
+    x,  # (BLOCK_M, W) fp32 target rows
     src_ptr,  # (B, T, DS) source features
     mask_ptr,  # (B, T) int8, 1 = padding
     wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # (E, H, DHP, DP), (E, H, DHP)
@@ -174,15 +213,16 @@ def _fwd_direction(
     lse_ptr,  # (E, B, H, T) fp32, saved for backward
     qkv_ptr,  # (E, 3, B, H, T, DHP) from the projection kernel
     b, rows, T, B, e, DS, seed, p_drop,
-    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
-    """Message f_e (BLOCK_M, DP) of one direction for one query tile, all heads."""
+    """Message f_e (BLOCK_M, W) of one direction for one query tile, all heads (W: the
+    target's padded width)."""
     offs_h = tl.arange(0, DHP)
-    offs_d = tl.arange(0, DP)
+    offs_d = tl.arange(0, W)
     row_ok = rows < T
-    f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
+    f = tl.zeros([BLOCK_M, W], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
     for h in range(H):
         q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
         m_i = tl.zeros([BLOCK_M], dtype=tl.float32) + MASK_VALUE
@@ -212,7 +252,7 @@ def _fwd_direction(
         tl.store(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], o,
                  mask=row_ok[:, None])
         tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, lse, mask=row_ok)
-        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP), PREC)
+        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP, W), PREC)
     return f
 
 
@@ -225,27 +265,28 @@ def _fwd_target(
     o_ptr, lse_ptr, qkv_ptr, eps, pid_q, b, T, B,
     k, D, NSRC, E0, DS0, E1, DS1, seed, p_drop,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    W: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
-    offs_d = tl.arange(0, DP)
+    """One target's query tile; its feature tiles are W wide (its own padded width)."""
+    offs_d = tl.arange(0, W)
     dmask = offs_d < D
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
-    x = _load_rows(x_ptr, b, rows, T, D, DP)
+    x = _load_rows(x_ptr, b, rows, T, D, W)
     f0 = _fwd_direction(x, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
                         wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E0, DS0, seed, p_drop, H,
-                        DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
+                        DHP, DP, W, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
     # With one source f1 stays zero and the packed gate's third block is zero padding.
-    f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
+    f1 = tl.zeros([BLOCK_M, W], dtype=tl.float32)
     if NSRC == 2:
         f1 = _fwd_direction(x, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
                             wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E1, DS1, seed, p_drop, H,
-                            DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
+                            DHP, DP, W, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
     total = f0 + f1
     if GATING:
-        z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP)), PREC)
-             + _mm(f0, tl.trans(_square_w(wg_ptr, k * 3 + 1, DP)), PREC)
-             + _mm(f1, tl.trans(_square_w(wg_ptr, k * 3 + 2, DP)), PREC)
+        z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP, W)), PREC)
+             + _mm(f0, tl.trans(_square_w(wg_ptr, k * 3 + 1, DP, W)), PREC)
+             + _mm(f1, tl.trans(_square_w(wg_ptr, k * 3 + 2, DP, W)), PREC)
              + tl.load(bg_ptr + k * DP + offs_d)[None, :])
         total = total * tl.sigmoid(z)
     y = tl.where(dmask[None, :], x + total, 0.0)
@@ -254,7 +295,7 @@ def _fwd_target(
     rstd = 1.0 / tl.sqrt(tl.sum(yc * yc, 1) / D + eps)
     out = (yc * rstd[:, None] * tl.load(lnw_ptr + k * DP + offs_d)[None, :]
            + tl.load(lnb_ptr + k * DP + offs_d)[None, :])
-    _store_rows(out_ptr, out, b, rows, T, D, DP)
+    _store_rows(out_ptr, out, b, rows, T, D, W)
 
 
 @triton.jit
@@ -279,7 +320,9 @@ def _cross_modal_attention_forward_kernel(
     E11: tl.constexpr, DS11: tl.constexpr,
     D2: tl.constexpr, N2: tl.constexpr, E20: tl.constexpr, DS20: tl.constexpr,
     E21: tl.constexpr, DS21: tl.constexpr,
+    NW0: tl.constexpr, NW1: tl.constexpr, NW2: tl.constexpr,  # 1: slot's tiles NARROW wide
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    WIDE: tl.constexpr, NARROW: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
@@ -288,18 +331,34 @@ def _cross_modal_attention_forward_kernel(
     Each program owns one query tile of one target modality (slot k) and runs every direction
     into it, so the gate and the LayerNorm see all messages without a round trip to memory.
     Per slot k (unused slots get dummies): D{k} target width, N{k} number of sources (1 or 2),
-    E{k}{s} the direction index of source s, DS{k}{s} the source's width.
+    E{k}{s} the direction index of source s, DS{k}{s} the source's width, NW{k} whether the
+    target's tiles are NARROW (else WIDE) wide: one copy of the program per distinct width.
     """
     pid_q = tl.program_id(0)
     b = tl.program_id(1)
     k = tl.program_id(2)
-    _fwd_target(_pick(k, x0_ptr, x1_ptr, x2_ptr), _pick(k, a0_ptr, a1_ptr, a2_ptr),
-                _pick(k, c0_ptr, c1_ptr, c2_ptr), _pick(k, out0_ptr, out1_ptr, out2_ptr),
-                mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr,
-                bg_ptr, lnw_ptr, lnb_ptr, o_ptr, lse_ptr, qkv_ptr, _pick(k, eps0, eps1, eps2), pid_q, b,
-                T, B, k, _pick(k, D0, D1, D2), _pick(k, N0, N1, N2), _pick(k, E00, E10, E20),
-                _pick(k, DS00, DS10, DS20), _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21),
-                seed, p_drop, GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
+    x_ptr = _pick(k, x0_ptr, x1_ptr, x2_ptr)
+    s0_ptr = _pick(k, a0_ptr, a1_ptr, a2_ptr)
+    s1_ptr = _pick(k, c0_ptr, c1_ptr, c2_ptr)
+    out_ptr = _pick(k, out0_ptr, out1_ptr, out2_ptr)
+    eps = _pick(k, eps0, eps1, eps2)
+    D = _pick(k, D0, D1, D2)
+    NSRC = _pick(k, N0, N1, N2)
+    E0 = _pick(k, E00, E10, E20)
+    DS0 = _pick(k, DS00, DS10, DS20)
+    E1 = _pick(k, E01, E11, E21)
+    DS1 = _pick(k, DS01, DS11, DS21)
+    narrow = _pick(k, NW0, NW1, NW2) == 1
+    if NARROW < WIDE and narrow:
+        _fwd_target(x_ptr, s0_ptr, s1_ptr, out_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
+                    wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr, lnb_ptr, o_ptr,
+                    lse_ptr, qkv_ptr, eps, pid_q, b, T, B, k, D, NSRC, E0, DS0, E1, DS1, seed,
+                    p_drop, GATING, H, DHP, DP, NARROW, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
+    else:
+        _fwd_target(x_ptr, s0_ptr, s1_ptr, out_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
+                    wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr, lnb_ptr, o_ptr,
+                    lse_ptr, qkv_ptr, eps, pid_q, b, T, B, k, D, NSRC, E0, DS0, E1, DS1, seed,
+                    p_drop, GATING, H, DHP, DP, WIDE, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
 
 
 @triton.jit
@@ -366,6 +425,7 @@ def _cross_modal_attention_maps_kernel(
                       BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
 
 
+
 # ----------------------------------------------------------------------------------------------
 # Backward
 # ----------------------------------------------------------------------------------------------
@@ -373,59 +433,53 @@ def _cross_modal_attention_maps_kernel(
 
 @triton.jit
 def _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, e, H: tl.constexpr,
-                       DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr, PREC: tl.constexpr):
+                       DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
+                       BLOCK_M: tl.constexpr, PREC: tl.constexpr):
     offs_h = tl.arange(0, DHP)
-    offs_d = tl.arange(0, DP)
-    f = tl.zeros([BLOCK_M, DP], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
+    offs_d = tl.arange(0, W)
+    f = tl.zeros([BLOCK_M, W], dtype=tl.float32) + tl.load(bo_ptr + e * DP + offs_d)[None, :]
     for h in range(H):
         o = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                     mask=(rows < T)[:, None], other=0.0)
-        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP), PREC)
+        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP, W), PREC)
     return f
 
 
 @triton.jit
 def _bwd_direction_query(
-    x,  # (BLOCK_M, DP) fp32 target rows
-    df,  # (BLOCK_M, DP) fp32 gradient of the message f_e
-    src_ptr, mask_ptr,
-    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr,
+    df,  # (BLOCK_M, W) fp32 gradient of the message f_e
+    mask_ptr, wo_ptr,
     o_ptr, lse_ptr, qkv_ptr,  # saved by the forward
     do_ptr,  # (E, B, T, H, DHP) fp32 out: dO for the key pass
     delta_ptr,  # (E, B, H, T) fp32 out
     dmap_ptr,  # (NMAP, B, T, T) fp32 gradient of the maps (unused unless MAP >= 0)
-    dwq_ptr,  # (R, E, H, DHP, DP) fp32 partials
-    dbq_ptr,  # (R, E, H, DHP)
-    dwo_ptr,  # (R, E, H, DHP, DP)
+    dwo_ptr,  # (R, E, H, DHP, DP) fp32 partials
     dbo_ptr,  # (R, E, DP)
-    prow, NE, b, rows, T, B, e, DS, MAP, seed, p_drop,
-    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
-    PREC: tl.constexpr, DROPOUT: tl.constexpr,
+    prow, NE, b, rows, T, B, e, MAP, seed, p_drop,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_DMAP: tl.constexpr, PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
-    """dO, Delta and the dQ pass of one direction; returns dH_i's share (BLOCK_M, DP)."""
+    """dO and Delta of one direction (the dQ pass runs in the key kernel, which has P and dP)."""
     offs_h = tl.arange(0, DHP)
-    offs_d = tl.arange(0, DP)
+    offs_d = tl.arange(0, W)
     row_ok = rows < T
     _acc(dbo_ptr + (prow * NE + e) * DP + offs_d, tl.sum(df, 0))
-    dx = tl.zeros([BLOCK_M, DP], dtype=tl.float32)
     for h in range(H):
         o = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
                     mask=row_ok[:, None], other=0.0)
-        wo = _head_w(wo_ptr, e, h, H, DHP, DP)
         w_off = ((prow * NE + e) * H + h) * DHP
         _acc(dwo_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(o), df, PREC))
-        do = _mm(df, tl.trans(wo), PREC)
+        do = _mm(df, tl.trans(_head_w(wo_ptr, e, h, H, DHP, DP, W)), PREC)
         tl.store(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], do,
                  mask=row_ok[:, None])
-        wq = _head_w(wq_ptr, e, h, H, DHP, DP)
-        q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
-        lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
         delta = tl.sum(do * o, 1)
         if HAS_DMAP:
             if MAP >= 0:
                 # The map is the head average, so each head's probabilities get dA / H on top of
                 # dO V^T, and Delta = rowsum(P * dP) needs a pass over the keys for that term.
+                q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
+                lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
                 extra = tl.zeros([BLOCK_M], dtype=tl.float32)
                 for start in range(0, T, BLOCK_N):
                     cols = start + tl.arange(0, BLOCK_N)
@@ -439,55 +493,37 @@ def _bwd_direction_query(
                     extra += tl.sum(p * da, 1)
                 delta += extra / H
         tl.store(delta_ptr + ((e * B + b) * H + h) * T + rows, delta, mask=row_ok)
-        dq = tl.zeros([BLOCK_M, DHP], dtype=tl.float32)
-        for start in range(0, T, BLOCK_N):
-            cols = start + tl.arange(0, BLOCK_N)
-            valid = row_ok[:, None] & _key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :]
-            kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
-            vv = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
-            p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
-            dp = _mm(do, tl.trans(vv), PREC)
-            if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
-                has_map = (tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32) + MAP) >= 0
-                dp += tl.load(dmap_ptr + ((MAP * B + b) * T + rows[:, None]) * T + cols[None, :],
-                              mask=valid & has_map, other=0.0) / H
-            if DROPOUT:  # the same mask as the forward, from the same counters
-                dp = dp * _dropout_scale(seed, p_drop, e, b, h, rows, cols, T, B, H)
-            ds = p * (dp - delta[:, None])
-            dq += _mm(ds, kk, PREC)
-        _acc(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x, PREC))
-        _acc(dbq_ptr + w_off + offs_h, tl.sum(dq, 0))
-        dx += _mm(dq, wq, PREC)
-    return dx
 
 
 @triton.jit
 def _bwd_query_target(
-    x_ptr, s0_ptr, s1_ptr, dout_ptr, mask_ptr,
-    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
+    x_ptr, dout_ptr, mask_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
     o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
-    dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr,
+    dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr,
     eps, pid_q, b, T, B, NE, NQ, NR, K,
-    k, M, D, NSRC, E0, DS0, MAP0, E1, DS1, MAP1, seed, p_drop,
+    k, M, D, NSRC, E0, MAP0, E1, MAP1, seed, p_drop,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    W: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
     PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
-    offs_d = tl.arange(0, DP)
+    """One target's query tile; its feature tiles are W wide (its own padded width)."""
+    offs_d = tl.arange(0, W)
     dmask = offs_d < D
     rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
     prow = (b * NQ + pid_q) % NR
-    x = _load_rows(x_ptr, b, rows, T, D, DP)
-    f0 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E0, H, DHP, DP, BLOCK_M, PREC)
-    f1 = tl.zeros([BLOCK_M, DP], dtype=tl.float32)  # zero with one source, as in the forward
+    x = _load_rows(x_ptr, b, rows, T, D, W)
+    f0 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E0, H, DHP, DP, W, BLOCK_M,
+                            PREC)
+    f1 = tl.zeros([BLOCK_M, W], dtype=tl.float32)  # zero with one source, as in the forward
     if NSRC == 2:
-        f1 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E1, H, DHP, DP, BLOCK_M, PREC)
+        f1 = _recompute_message(o_ptr, wo_ptr, bo_ptr, b, rows, T, B, E1, H, DHP, DP, W, BLOCK_M,
+                                PREC)
     total = f0 + f1
     if GATING:
-        wg0 = _square_w(wg_ptr, k * 3, DP)
-        wg1 = _square_w(wg_ptr, k * 3 + 1, DP)
-        wg2 = _square_w(wg_ptr, k * 3 + 2, DP)
+        wg0 = _square_w(wg_ptr, k * 3, DP, W)
+        wg1 = _square_w(wg_ptr, k * 3 + 1, DP, W)
+        wg2 = _square_w(wg_ptr, k * 3 + 2, DP, W)
         z = (_mm(x, tl.trans(wg0), PREC) + _mm(f0, tl.trans(wg1), PREC) + _mm(f1, tl.trans(wg2), PREC)
              + tl.load(bg_ptr + k * DP + offs_d)[None, :])
         g = tl.sigmoid(z)
@@ -500,7 +536,7 @@ def _bwd_query_target(
     rstd = 1.0 / tl.sqrt(tl.sum(yc * yc, 1) / D + eps)
     yhat = yc * rstd[:, None]
 
-    dout = _load_rows(dout_ptr, b, rows, T, D, DP)  # zero on padded rows: nothing below leaks
+    dout = _load_rows(dout_ptr, b, rows, T, D, W)  # zero on padded rows: nothing below leaks
     _acc(dlnw_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout * yhat, 0))
     _acc(dlnb_ptr + (prow * K + k) * DP + offs_d, tl.sum(dout, 0))
     dyhat = dout * tl.load(lnw_ptr + k * DP + offs_d)[None, :]
@@ -513,7 +549,7 @@ def _bwd_query_target(
         dz = dy * total * g * (1.0 - g)
         df = dy * g
         g_off = (prow * K + k) * 3
-        r = tl.arange(0, DP)
+        r = tl.arange(0, W)
         # Block 2 is written even with one source (zero, as f1 is): no zero fill needed.
         _acc(dwg_ptr + (g_off * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), x, PREC))
         _acc(dwg_ptr + ((g_off + 1) * DP + r[:, None]) * DP + r[None, :], _mm(tl.trans(dz), f0, PREC))
@@ -525,25 +561,25 @@ def _bwd_query_target(
     else:
         df0 = dy
         df1 = dy
-    dx += _bwd_direction_query(x, df0, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                               bv_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
-                               dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0,
-                               DS0, MAP0, seed, p_drop, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK,
-                               HAS_DMAP, PREC, DROPOUT)
-    if NSRC == 2:
-        dx += _bwd_direction_query(x, df1, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
-                                   wv_ptr, bv_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr,
-                                   delta_ptr, dmap_ptr, dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr, prow, NE, b,
-                                   rows, T, B, E1, DS1, MAP1, seed, p_drop, H, DHP, DP, BLOCK_M,
-                                   BLOCK_N, HAS_MASK, HAS_DMAP, PREC, DROPOUT)
+    # The epilogue's share of dH_i first: the key kernel adds its own share to it and the input
+    # kernel the dQ share (dQ needs every key tile's dS, which only the key kernel has).
     tl.store(dxq_ptr + ((M * B + b) * T + rows[:, None]) * DP + offs_d[None, :], dx,
              mask=(rows < T)[:, None])
+    _bwd_direction_query(df0, mask_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
+                         dmap_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E0, MAP0, seed,
+                         p_drop, H, DHP, DP, W, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC,
+                         DROPOUT)
+    if NSRC == 2:
+        _bwd_direction_query(df1, mask_ptr, wo_ptr, o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
+                             dmap_ptr, dwo_ptr, dbo_ptr, prow, NE, b, rows, T, B, E1, MAP1, seed,
+                             p_drop, H, DHP, DP, W, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC,
+                             DROPOUT)
 
 
 @triton.jit
 def _cross_modal_attention_backward_query_kernel(
     mask_ptr,  # (B, T) int8
-    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr,  # packed, see forward
+    wo_ptr, bo_ptr,  # packed, see forward
     wg_ptr,  # (K, 3, DP, DP)
     bg_ptr, lnw_ptr,  # (K, DP)
     o_ptr,  # (E, B, T, H, DHP) fp32 saved
@@ -552,27 +588,28 @@ def _cross_modal_attention_backward_query_kernel(
     do_ptr,  # (E, B, T, H, DHP) fp32 out
     delta_ptr,  # (E, B, H, T) fp32 out
     dmap_ptr,  # (NMAP, B, T, T) fp32
-    dxq_ptr,  # (3, B, T, DP) fp32 out: query-side gradient of each target modality
-    dwq_ptr, dbq_ptr, dwo_ptr, dbo_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP), same, (R, E, DP)
+    dxq_ptr,  # (3, B, T, DP) fp32 out: the epilogue's share of each target's input gradient
+    dwo_ptr, dbo_ptr,  # (R, E, H, DHP, DP), (R, E, DP) fp32 accumulators
     dwg_ptr,  # (R, K, 3, DP, DP)
     dbg_ptr, dlnw_ptr, dlnb_ptr,  # (R, K, DP); R = min(B cdiv(T, BLOCK_M), SCRATCH_ROWS)
-    x0_ptr, a0_ptr, c0_ptr, g0_ptr, eps0,  # target slot 0: input, sources, output gradient
-    x1_ptr, a1_ptr, c1_ptr, g1_ptr, eps1,
-    x2_ptr, a2_ptr, c2_ptr, g2_ptr, eps2,
+    x0_ptr, g0_ptr, eps0,  # target slot 0: input (B, T, D0), output gradient
+    x1_ptr, g1_ptr, eps1,
+    x2_ptr, g2_ptr, eps2,
     T, B, NE, NQ, NR, seed, p_drop,
     K: tl.constexpr,
-    M0: tl.constexpr, D0: tl.constexpr, N0: tl.constexpr, E00: tl.constexpr, DS00: tl.constexpr,
-    P00: tl.constexpr, E01: tl.constexpr, DS01: tl.constexpr, P01: tl.constexpr,
-    M1: tl.constexpr, D1: tl.constexpr, N1: tl.constexpr, E10: tl.constexpr, DS10: tl.constexpr,
-    P10: tl.constexpr, E11: tl.constexpr, DS11: tl.constexpr, P11: tl.constexpr,
-    M2: tl.constexpr, D2: tl.constexpr, N2: tl.constexpr, E20: tl.constexpr, DS20: tl.constexpr,
-    P20: tl.constexpr, E21: tl.constexpr, DS21: tl.constexpr, P21: tl.constexpr,
+    M0: tl.constexpr, D0: tl.constexpr, N0: tl.constexpr, E00: tl.constexpr,
+    P00: tl.constexpr, E01: tl.constexpr, P01: tl.constexpr, NW0: tl.constexpr,
+    M1: tl.constexpr, D1: tl.constexpr, N1: tl.constexpr, E10: tl.constexpr,
+    P10: tl.constexpr, E11: tl.constexpr, P11: tl.constexpr, NW1: tl.constexpr,
+    M2: tl.constexpr, D2: tl.constexpr, N2: tl.constexpr, E20: tl.constexpr,
+    P20: tl.constexpr, E21: tl.constexpr, P21: tl.constexpr, NW2: tl.constexpr,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    WIDE: tl.constexpr, NARROW: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
     PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
-    """Epilogue backward and dQ pass. Grid: (cdiv(T, BLOCK_M), B, K).
+    """Epilogue backward, dO and Delta. Grid: (cdiv(T, BLOCK_M), B, K).
 
     Slot constexprs as in the forward kernel, plus M{k} the modality code (row of dxq) and
     P{k}{s} the map slot of a direction whose attention map has a gradient (-1 otherwise).
@@ -580,38 +617,52 @@ def _cross_modal_attention_backward_query_kernel(
     pid_q = tl.program_id(0)
     b = tl.program_id(1)
     k = tl.program_id(2)
-    _bwd_query_target(
-        _pick(k, x0_ptr, x1_ptr, x2_ptr), _pick(k, a0_ptr, a1_ptr, a2_ptr),
-        _pick(k, c0_ptr, c1_ptr, c2_ptr), _pick(k, g0_ptr, g1_ptr, g2_ptr), mask_ptr,
-        wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr,
-        o_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwq_ptr, dbq_ptr, dwo_ptr,
-        dbo_ptr,
-        dwg_ptr, dbg_ptr, dlnw_ptr, dlnb_ptr, _pick(k, eps0, eps1, eps2), pid_q, b, T, B, NE,
-        NQ, NR,
-        K, k, _pick(k, M0, M1, M2), _pick(k, D0, D1, D2), _pick(k, N0, N1, N2),
-        _pick(k, E00, E10, E20), _pick(k, DS00, DS10, DS20), _pick(k, P00, P10, P20),
-        _pick(k, E01, E11, E21), _pick(k, DS01, DS11, DS21), _pick(k, P01, P11, P21),
-        seed, p_drop, GATING, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC, DROPOUT)
+    x_ptr = _pick(k, x0_ptr, x1_ptr, x2_ptr)
+    dout_ptr = _pick(k, g0_ptr, g1_ptr, g2_ptr)
+    eps = _pick(k, eps0, eps1, eps2)
+    M = _pick(k, M0, M1, M2)
+    D = _pick(k, D0, D1, D2)
+    NSRC = _pick(k, N0, N1, N2)
+    E0 = _pick(k, E00, E10, E20)
+    MAP0 = _pick(k, P00, P10, P20)
+    E1 = _pick(k, E01, E11, E21)
+    MAP1 = _pick(k, P01, P11, P21)
+    narrow = _pick(k, NW0, NW1, NW2) == 1
+    if NARROW < WIDE and narrow:
+        _bwd_query_target(
+            x_ptr, dout_ptr, mask_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr, o_ptr, lse_ptr,
+            qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr,
+            dlnw_ptr, dlnb_ptr, eps, pid_q, b, T, B, NE, NQ, NR, K, k, M, D, NSRC, E0, MAP0, E1,
+            MAP1, seed, p_drop, GATING, H, DHP, DP, NARROW, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP,
+            PREC, DROPOUT)
+    else:
+        _bwd_query_target(
+            x_ptr, dout_ptr, mask_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr, o_ptr, lse_ptr,
+            qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dwo_ptr, dbo_ptr, dwg_ptr, dbg_ptr,
+            dlnw_ptr, dlnb_ptr, eps, pid_q, b, T, B, NE, NQ, NR, K, k, M, D, NSRC, E0, MAP0, E1,
+            MAP1, seed, p_drop, GATING, H, DHP, DP, WIDE, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP,
+            PREC, DROPOUT)
 
 
 @triton.jit
 def _bwd_direction_key(
-    hs,  # (BLOCK_N, DP) fp32 source rows (the keys)
-    x_ptr,  # (B, T, DT) target features (the queries)
-    mask_ptr,
-    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
+    hs,  # (BLOCK_N, W) fp32 source rows (the keys)
+    mask_ptr, wk_ptr, wv_ptr,
     lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr,  # from the forward and the query pass
+    dq_ptr,  # (E, B, T, H, DHP) fp32, zero-filled: dQ, summed over the key tiles
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 partials
-    prow, NE, b, cols, T, B, e, DT, MAP, seed, p_drop,
-    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DMAP: tl.constexpr,
-    PREC: tl.constexpr, DROPOUT: tl.constexpr,
+    prow, NE, b, cols, T, B, e, MAP, seed, p_drop,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_DMAP: tl.constexpr, PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
-    """dK/dV pass of one direction for one key tile; returns dH_j's share (BLOCK_N, DP)."""
+    """dK/dV pass of one direction for one key tile, plus this tile's share of dQ (added into
+    the dq buffer: P and dP are computed once for dK, dV and dQ); returns dH_j's share
+    (BLOCK_N, W)."""
     offs_h = tl.arange(0, DHP)
-    offs_d = tl.arange(0, DP)
+    offs_d = tl.arange(0, W)
     key_ok = _key_valid(mask_ptr, b, cols, T, HAS_MASK)
-    dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
+    dh = tl.zeros([BLOCK_N, W], dtype=tl.float32)
     for h in range(H):
         kk = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
         vv = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
@@ -624,8 +675,8 @@ def _bwd_direction_key(
             q = _load_proj(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP)
             lse = tl.load(lse_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
             delta = tl.load(delta_ptr + ((e * B + b) * H + h) * T + rows, mask=row_ok, other=0.0)
-            do = tl.load(do_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
-                         mask=row_ok[:, None], other=0.0)
+            do_offs = (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :]
+            do = tl.load(do_ptr + do_offs, mask=row_ok[:, None], other=0.0)
             p = tl.exp(tl.where(valid, _mm(q, tl.trans(kk), PREC) - lse[:, None], MASK_VALUE))
             dp = _mm(do, tl.trans(vv), PREC)
             if HAS_DMAP:  # directions without a map read nothing (MAP = -1 masks the load)
@@ -640,102 +691,189 @@ def _bwd_direction_key(
                 dv += _mm(tl.trans(p), do, PREC)
             ds = p * (dp - delta[:, None])
             dk += _mm(tl.trans(ds), q, PREC)
+            _acc_rows(dq_ptr + do_offs, _mm(ds, kk, PREC), rows, T)  # dq has do's layout
         w_off = ((prow * NE + e) * H + h) * DHP
         _acc(dwk_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dk), hs, PREC))
         _acc(dbk_ptr + w_off + offs_h, tl.sum(dk, 0))
         _acc(dwv_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dv), hs, PREC))
         _acc(dbv_ptr + w_off + offs_h, tl.sum(dv, 0))
-        dh += _mm(dk, _head_w(wk_ptr, e, h, H, DHP, DP), PREC) + _mm(dv, _head_w(wv_ptr, e, h, H, DHP, DP), PREC)
+        dh += (_mm(dk, _head_w(wk_ptr, e, h, H, DHP, DP, W), PREC)
+               + _mm(dv, _head_w(wv_ptr, e, h, H, DHP, DP, W), PREC))
     return dh
 
 
 @triton.jit
 def _bwd_key_modality(
-    hs_ptr, dhs_ptr, t0_ptr, t1_ptr, mask_ptr,
-    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
-    lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr,
+    hs_ptr, mask_ptr, wk_ptr, wv_ptr,
+    lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dxq_ptr, dq_ptr,
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,
     pid_k, b, T, B, NE, NK, NR,
-    M, D, IS_TGT, NDIR, E0, DT0, MAP0, E1, DT1, MAP1, seed, p_drop,
-    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    M, D, IS_TGT, NDIR, E0, MAP0, E1, MAP1, seed, p_drop,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
     PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
+    """One modality's key tile; its feature tiles are W wide (its own padded width)."""
     cols = pid_k * BLOCK_N + tl.arange(0, BLOCK_N)
     prow = (b * NK + pid_k) % NR
-    offs_dp = tl.arange(0, DP)
-    hs = _load_rows(hs_ptr, b, cols, T, D, DP)
-    dh = tl.zeros([BLOCK_N, DP], dtype=tl.float32)
+    offs_w = tl.arange(0, W)
+    hs = _load_rows(hs_ptr, b, cols, T, D, W)
+    dh = tl.zeros([BLOCK_N, W], dtype=tl.float32)
     if NDIR >= 1:
-        dh += _bwd_direction_key(hs, t0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                                 bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr,
-                                 dbk_ptr,
-                                 dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E0, DT0, MAP0, seed,
-                                 p_drop, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC,
-                                 DROPOUT)
+        dh += _bwd_direction_key(hs, mask_ptr, wk_ptr, wv_ptr, lse_ptr, qkv_ptr, do_ptr,
+                                 delta_ptr, dmap_ptr, dq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,
+                                 prow, NE, b, cols, T, B, E0, MAP0, seed, p_drop, H, DHP, DP, W,
+                                 BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC, DROPOUT)
     if NDIR >= 2:
-        dh += _bwd_direction_key(hs, t1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr,
-                                 bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr, dmap_ptr, dwk_ptr,
-                                 dbk_ptr,
-                                 dwv_ptr, dbv_ptr, prow, NE, b, cols, T, B, E1, DT1, MAP1, seed,
-                                 p_drop, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC,
-                                 DROPOUT)
-    # The query-side share, when this modality is also a target (masked load otherwise).
-    is_tgt = (tl.zeros([BLOCK_N, DP], dtype=tl.int32) + IS_TGT) != 0
-    dh += tl.load(dxq_ptr + ((M * B + b) * T + cols[:, None]) * DP + offs_dp[None, :],
-                  mask=(cols < T)[:, None] & is_tgt, other=0.0)
-    _store_rows(dhs_ptr, dh, b, cols, T, D, DP)
+        dh += _bwd_direction_key(hs, mask_ptr, wk_ptr, wv_ptr, lse_ptr, qkv_ptr, do_ptr,
+                                 delta_ptr, dmap_ptr, dq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,
+                                 prow, NE, b, cols, T, B, E1, MAP1, seed, p_drop, H, DHP, DP, W,
+                                 BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC, DROPOUT)
+    # The epilogue's share, when this modality is also a target (masked load otherwise); the
+    # sum goes back into dxq (each row of it belongs to this program alone) for the input kernel.
+    offs = ((M * B + b) * T + cols[:, None]) * DP + offs_w[None, :]
+    is_tgt = (tl.zeros([BLOCK_N, W], dtype=tl.int32) + IS_TGT) != 0
+    dh += tl.load(dxq_ptr + offs, mask=(cols < T)[:, None] & is_tgt, other=0.0)
+    tl.store(dxq_ptr + offs, dh, mask=(cols < T)[:, None])
 
 
 @triton.jit
 def _cross_modal_attention_backward_key_kernel(
     mask_ptr,  # (B, T) int8
-    wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,  # packed, see forward
+    wk_ptr, wv_ptr,  # (E, H, DHP, DP) packed, see forward
     lse_ptr, delta_ptr,  # (E, B, H, T) fp32
     qkv_ptr,  # (E, 3, B, H, T, DHP) saved
     do_ptr,  # (E, B, T, H, DHP) fp32
     dmap_ptr,  # (NMAP, B, T, T) fp32
-    dxq_ptr,  # (3, B, T, DP) fp32 from the query pass
+    dxq_ptr,  # (3, B, T, DP) fp32 in: the epilogue's share; out: plus the key-side share
+    dq_ptr,  # (E, B, T, H, DHP) fp32 zero-filled, out: dQ
     dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 accumulators
-    h0_ptr, dh0_ptr, u00_ptr, u01_ptr,  # modality slot 0: features, their gradient, targets
-    h1_ptr, dh1_ptr, u10_ptr, u11_ptr,
-    h2_ptr, dh2_ptr, u20_ptr, u21_ptr,
+    h0_ptr, h1_ptr, h2_ptr,  # modality slots: features (B, T, D{j})
     T, B, NE, NK, NR, seed, p_drop,
     M0: tl.constexpr, D0: tl.constexpr, IT0: tl.constexpr, ND0: tl.constexpr,
-    E00: tl.constexpr, DT00: tl.constexpr, P00: tl.constexpr,
-    E01: tl.constexpr, DT01: tl.constexpr, P01: tl.constexpr,
+    E00: tl.constexpr, P00: tl.constexpr, E01: tl.constexpr, P01: tl.constexpr,
+    NW0: tl.constexpr,
     M1: tl.constexpr, D1: tl.constexpr, IT1: tl.constexpr, ND1: tl.constexpr,
-    E10: tl.constexpr, DT10: tl.constexpr, P10: tl.constexpr,
-    E11: tl.constexpr, DT11: tl.constexpr, P11: tl.constexpr,
+    E10: tl.constexpr, P10: tl.constexpr, E11: tl.constexpr, P11: tl.constexpr,
+    NW1: tl.constexpr,
     M2: tl.constexpr, D2: tl.constexpr, IT2: tl.constexpr, ND2: tl.constexpr,
-    E20: tl.constexpr, DT20: tl.constexpr, P20: tl.constexpr,
-    E21: tl.constexpr, DT21: tl.constexpr, P21: tl.constexpr,
+    E20: tl.constexpr, P20: tl.constexpr, E21: tl.constexpr, P21: tl.constexpr,
+    NW2: tl.constexpr,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    WIDE: tl.constexpr, NARROW: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_DMAP: tl.constexpr,
     PREC: tl.constexpr, DROPOUT: tl.constexpr,
 ):
-    """dK/dV pass and the final input gradients. Grid: (cdiv(T, BLOCK_N), B, J).
+    """dK/dV/dQ pass. Grid: (cdiv(T, BLOCK_N), B, J).
 
     J enumerates the modalities that are a source or a target; each program sums every
-    direction in which its modality is the source, then adds the query-side share. Per slot j:
+    direction in which its modality is the source, then adds the epilogue's share. Per slot j:
     M{j} modality code, D{j} width, IT{j} whether it is also a target (0/1), ND{j} number of
-    directions it feeds, E{j}{i} / DT{j}{i} / P{j}{i} their index, target width and map slot.
+    directions it feeds, E{j}{i} / P{j}{i} their index and map slot, NW{j} narrow tiles.
     """
     pid_k = tl.program_id(0)
     b = tl.program_id(1)
     j = tl.program_id(2)
-    _bwd_key_modality(
-        _pick(j, h0_ptr, h1_ptr, h2_ptr), _pick(j, dh0_ptr, dh1_ptr, dh2_ptr),
-        _pick(j, u00_ptr, u10_ptr, u20_ptr), _pick(j, u01_ptr, u11_ptr, u21_ptr), mask_ptr,
-        wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
-        dmap_ptr, dxq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b, T, B, NE, NK, NR,
-        _pick(j, M0, M1, M2), _pick(j, D0, D1, D2), _pick(j, IT0, IT1, IT2),
-        _pick(j, ND0, ND1, ND2), _pick(j, E00, E10, E20), _pick(j, DT00, DT10, DT20),
-        _pick(j, P00, P10, P20), _pick(j, E01, E11, E21), _pick(j, DT01, DT11, DT21),
-        _pick(j, P01, P11, P21), seed, p_drop, H, DHP, DP, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP,
-        PREC, DROPOUT)
+    hs_ptr = _pick(j, h0_ptr, h1_ptr, h2_ptr)
+    M = _pick(j, M0, M1, M2)
+    D = _pick(j, D0, D1, D2)
+    IS_TGT = _pick(j, IT0, IT1, IT2)
+    NDIR = _pick(j, ND0, ND1, ND2)
+    E0 = _pick(j, E00, E10, E20)
+    MAP0 = _pick(j, P00, P10, P20)
+    E1 = _pick(j, E01, E11, E21)
+    MAP1 = _pick(j, P01, P11, P21)
+    narrow = _pick(j, NW0, NW1, NW2) == 1
+    if NARROW < WIDE and narrow:
+        _bwd_key_modality(hs_ptr, mask_ptr, wk_ptr, wv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
+                          dmap_ptr, dxq_ptr, dq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b,
+                          T, B, NE, NK, NR, M, D, IS_TGT, NDIR, E0, MAP0, E1, MAP1, seed, p_drop,
+                          H, DHP, DP, NARROW, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC, DROPOUT)
+    else:
+        _bwd_key_modality(hs_ptr, mask_ptr, wk_ptr, wv_ptr, lse_ptr, qkv_ptr, do_ptr, delta_ptr,
+                          dmap_ptr, dxq_ptr, dq_ptr, dwk_ptr, dbk_ptr, dwv_ptr, dbv_ptr, pid_k, b,
+                          T, B, NE, NK, NR, M, D, IS_TGT, NDIR, E0, MAP0, E1, MAP1, seed, p_drop,
+                          H, DHP, DP, WIDE, BLOCK_M, BLOCK_N, HAS_MASK, HAS_DMAP, PREC, DROPOUT)
+
+
+@triton.jit
+def _bwd_input_direction(x, wq_ptr, dq_ptr, dwq_ptr, dbq_ptr, prow, NE, b, rows, T, B, e,
+                         H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
+                         BLOCK_M: tl.constexpr, PREC: tl.constexpr):
+    """dQ of direction e through Wq: its weight gradients, and its share of dH_i."""
+    offs_h = tl.arange(0, DHP)
+    offs_d = tl.arange(0, W)
+    dx = tl.zeros([BLOCK_M, W], dtype=tl.float32)
+    for h in range(H):
+        dq = tl.load(dq_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :],
+                     mask=(rows < T)[:, None], other=0.0)
+        w_off = ((prow * NE + e) * H + h) * DHP
+        _acc(dwq_ptr + (w_off + offs_h[:, None]) * DP + offs_d[None, :], _mm(tl.trans(dq), x, PREC))
+        _acc(dbq_ptr + w_off + offs_h, tl.sum(dq, 0))
+        dx += _mm(dq, _head_w(wq_ptr, e, h, H, DHP, DP, W), PREC)
+    return dx
+
+
+@triton.jit
+def _bwd_input_modality(x_ptr, dx_ptr, wq_ptr, dq_ptr, dxq_ptr, dwq_ptr, dbq_ptr,
+                        pid_q, b, T, B, NE, NQ, NR, M, D, NT, E0, E1,
+                        H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
+                        BLOCK_M: tl.constexpr, PREC: tl.constexpr):
+    rows = pid_q * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_w = tl.arange(0, W)
+    prow = (b * NQ + pid_q) % NR
+    dx = tl.load(dxq_ptr + ((M * B + b) * T + rows[:, None]) * DP + offs_w[None, :],
+                 mask=(rows < T)[:, None], other=0.0)
+    if NT >= 1:
+        x = _load_rows(x_ptr, b, rows, T, D, W)
+        dx += _bwd_input_direction(x, wq_ptr, dq_ptr, dwq_ptr, dbq_ptr, prow, NE, b, rows, T, B,
+                                   E0, H, DHP, DP, W, BLOCK_M, PREC)
+        if NT >= 2:
+            dx += _bwd_input_direction(x, wq_ptr, dq_ptr, dwq_ptr, dbq_ptr, prow, NE, b, rows, T,
+                                       B, E1, H, DHP, DP, W, BLOCK_M, PREC)
+    _store_rows(dx_ptr, dx, b, rows, T, D, W)
+
+
+@triton.jit
+def _cross_modal_attention_backward_input_kernel(
+    wq_ptr,  # (E, H, DHP, DP) packed, see forward
+    dq_ptr,  # (E, B, T, H, DHP) fp32 from the key kernel
+    dxq_ptr,  # (3, B, T, DP) fp32 from the key kernel: every share of dH but dQ's
+    dwq_ptr, dbq_ptr,  # (R, E, H, DHP, DP), (R, E, H, DHP) fp32 accumulators
+    h0_ptr, dh0_ptr, h1_ptr, dh1_ptr, h2_ptr, dh2_ptr,  # modality slots: features, gradient
+    T, B, NE, NQ, NR,
+    M0: tl.constexpr, D0: tl.constexpr, NT0: tl.constexpr, ET00: tl.constexpr,
+    ET01: tl.constexpr, NW0: tl.constexpr,
+    M1: tl.constexpr, D1: tl.constexpr, NT1: tl.constexpr, ET10: tl.constexpr,
+    ET11: tl.constexpr, NW1: tl.constexpr,
+    M2: tl.constexpr, D2: tl.constexpr, NT2: tl.constexpr, ET20: tl.constexpr,
+    ET21: tl.constexpr, NW2: tl.constexpr,
+    H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+    WIDE: tl.constexpr, NARROW: tl.constexpr, BLOCK_M: tl.constexpr, PREC: tl.constexpr,
+):
+    """Input gradients: dxq plus dQ Wq of every direction the modality is the target of, and
+    the Wq/bq gradients. Grid: (cdiv(T, BLOCK_M), B, J), slots as in the key kernel; NT{j}
+    the number of directions with modality j as target, ET{j}{i} their indices.
+    """
+    pid_q = tl.program_id(0)
+    b = tl.program_id(1)
+    j = tl.program_id(2)
+    x_ptr = _pick(j, h0_ptr, h1_ptr, h2_ptr)
+    dx_ptr = _pick(j, dh0_ptr, dh1_ptr, dh2_ptr)
+    M = _pick(j, M0, M1, M2)
+    D = _pick(j, D0, D1, D2)
+    NT = _pick(j, NT0, NT1, NT2)
+    E0 = _pick(j, ET00, ET10, ET20)
+    E1 = _pick(j, ET01, ET11, ET21)
+    narrow = _pick(j, NW0, NW1, NW2) == 1
+    if NARROW < WIDE and narrow:
+        _bwd_input_modality(x_ptr, dx_ptr, wq_ptr, dq_ptr, dxq_ptr, dwq_ptr, dbq_ptr, pid_q, b,
+                            T, B, NE, NQ, NR, M, D, NT, E0, E1, H, DHP, DP, NARROW, BLOCK_M, PREC)
+    else:
+        _bwd_input_modality(x_ptr, dx_ptr, wq_ptr, dq_ptr, dxq_ptr, dwq_ptr, dbq_ptr, pid_q, b,
+                            T, B, NE, NQ, NR, M, D, NT, E0, E1, H, DHP, DP, WIDE, BLOCK_M, PREC)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -797,12 +935,15 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     # is 4 MMA tiles for 8 warps, and the SASS showed each warp repeating its share 4 times (4x
     # the tensor work asked). Exact fp32 (FFMA) keeps 32 rows: 128 would spill 3 KB per thread.
     block_p = block_m if (_interpreting() or prec == PREC_IEEE) else 128
+    wide, narrow, nw = _tile_widths(plan)
     _cross_modal_attention_projection_kernel[(triton.cdiv(T, block_p), B, E)](
         qkv, wq, bq, wk, bk, wv, bv, feats["lh"], feats["rh"], feats["body"], T, B,
         **{f"T{e}": t for e, (t, _) in enumerate(codes)},
         **{f"S{e}": s for e, (_, s) in enumerate(codes)},
-        D_LH=plan.dim("lh"), D_RH=plan.dim("rh"), D_BODY=plan.dim("body"), H=H, DHP=plan.dhp,
-        DP=plan.dp, BLOCK_M=block_p, PREC=prec, **launch_options("projection", lh.device))
+        D_LH=plan.dim("lh"), D_RH=plan.dim("rh"), D_BODY=plan.dim("body"),
+        NW_LH=nw["lh"], NW_RH=nw["rh"], NW_BODY=nw["body"], H=H, DHP=plan.dhp,
+        DP=plan.dp, WIDE=wide, NARROW=narrow, BLOCK_M=block_p, PREC=prec,
+        **launch_options("projection", lh.device))
 
     slot_args, consts = [], {}
     for k in range(3):
@@ -813,16 +954,18 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
             eps = plan.eps_of(m)
             slot_args += [feats[m], feats[s0[1]], feats[s1[1]], outputs[k], eps]
             consts.update({f"D{k}": plan.dim(m), f"N{k}": len(srcs), f"E{k}0": s0[0],
-                           f"DS{k}0": plan.dim(s0[1]), f"E{k}1": s1[0], f"DS{k}1": plan.dim(s1[1])})
+                           f"DS{k}0": plan.dim(s0[1]), f"E{k}1": s1[0], f"DS{k}1": plan.dim(s1[1]),
+                           f"NW{k}": nw[m]})
         else:
             slot_args += [lh, lh, lh, lh, 1e-5]
             consts.update({f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"DS{k}0": 1, f"E{k}1": 0,
-                           f"DS{k}1": 1})
+                           f"DS{k}1": 1, f"NW{k}": 0})
     grid = (triton.cdiv(T, block_m), B, K)
     _cross_modal_attention_forward_kernel[grid](
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, qkv, *slot_args, T, B,
-        seed, float(dropout_p), **consts, DROPOUT=dropout_p > 0, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
+        seed, float(dropout_p), **consts, DROPOUT=dropout_p > 0, GATING=plan.gating, H=H,
+        DHP=plan.dhp, DP=plan.dp, WIDE=wide, NARROW=narrow, BLOCK_M=block_m, BLOCK_N=block_n,
+        HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
 
     nmap = len(plan.maps) if want_maps else 0
     maps = _fresh(nmap, B, T, T, like=lh)
@@ -902,6 +1045,7 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
            in zip(shapes.items(), scratch.split(sizes))}
     dwq, dwo, dbq, dbo, dlnw, dlnb, dwg, dbg, dwk, dwv, dbk, dbv = acc.values()
 
+    wide, narrow, nw = _tile_widths(plan)
     slot_args, consts = [], {}
     for k in range(3):
         if k < K:
@@ -910,49 +1054,66 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
             s1 = srcs[1] if len(srcs) > 1 else srcs[0]
             g = grad_outputs[k]
             g = torch.zeros_like(feats[m]) if g is None else g.contiguous()
-            slot_args += [feats[m], feats[s0[1]], feats[s1[1]], g, plan.eps_of(m)]
+            slot_args += [feats[m], g, plan.eps_of(m)]
             consts.update({
                 f"M{k}": MODALITY_CODES[m], f"D{k}": plan.dim(m), f"N{k}": len(srcs),
-                f"E{k}0": s0[0], f"DS{k}0": plan.dim(s0[1]),
-                f"P{k}0": plan.map_slot(s0[0]) if has_dmap else -1,
-                f"E{k}1": s1[0], f"DS{k}1": plan.dim(s1[1]),
-                f"P{k}1": plan.map_slot(s1[0]) if has_dmap else -1})
+                f"E{k}0": s0[0], f"P{k}0": plan.map_slot(s0[0]) if has_dmap else -1,
+                f"E{k}1": s1[0], f"P{k}1": plan.map_slot(s1[0]) if has_dmap else -1,
+                f"NW{k}": nw[m]})
         else:
-            slot_args += [lh, lh, lh, lh, 1e-5]
-            consts.update({f"M{k}": 0, f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"DS{k}0": 1,
-                           f"P{k}0": -1, f"E{k}1": 0, f"DS{k}1": 1, f"P{k}1": -1})
+            slot_args += [lh, lh, 1e-5]
+            consts.update({f"M{k}": 0, f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"P{k}0": -1,
+                           f"E{k}1": 0, f"P{k}1": -1, f"NW{k}": 0})
     _cross_modal_attention_backward_query_kernel[(nq, B, K)](
-        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, o, lse, qkv, do, delta, dmap, dxq,
-        dwq, dbq, dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, r1, seed,
+        mask_arg, wo, bo, wg, bg, lnw, o, lse, qkv, do, delta, dmap, dxq,
+        dwo, dbo, dwg, dbg, dlnw, dlnb, *slot_args, T, B, E, nq, r1, seed,
         float(dropout_p), K=K, **consts, DROPOUT=dropout_p > 0,
-        GATING=plan.gating, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m, BLOCK_N=block_n,
-        HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
+        GATING=plan.gating, H=H, DHP=DHP, DP=DP, WIDE=wide, NARROW=narrow, BLOCK_M=block_m,
+        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
         **launch_options("backward_query", lh.device))
 
     J = len(plan.sources)
+    targets = dict(plan.targets)
     grad_feats = {m: _fresh(*feats[m].shape, like=feats[m]) for m, _, _ in plan.sources}
-    key_args, kconsts = [], {}
+    # dQ is summed over the key tiles by the key kernel (fp32 atomics, as the weight gradients).
+    dq = torch.zeros(E, B, T, H, DHP, device=lh.device, dtype=f32)
+    key_args, kconsts, in_args, iconsts = [], {}, [], {}
     for j in range(3):
         if j < J:
             m, is_tgt, dirs = plan.sources[j]
             d0 = dirs[0] if dirs else (0, m)
             d1 = dirs[1] if len(dirs) > 1 else d0
-            key_args += [feats[m], grad_feats[m], feats[d0[1]], feats[d1[1]]]
+            key_args += [feats[m]]
             kconsts.update({
                 f"M{j}": MODALITY_CODES[m], f"D{j}": plan.dim(m), f"IT{j}": int(is_tgt),
-                f"ND{j}": len(dirs), f"E{j}0": d0[0], f"DT{j}0": plan.dim(d0[1]),
+                f"ND{j}": len(dirs), f"E{j}0": d0[0],
                 f"P{j}0": plan.map_slot(d0[0]) if has_dmap else -1,
-                f"E{j}1": d1[0], f"DT{j}1": plan.dim(d1[1]),
-                f"P{j}1": plan.map_slot(d1[0]) if has_dmap else -1})
+                f"E{j}1": d1[0], f"P{j}1": plan.map_slot(d1[0]) if has_dmap else -1,
+                f"NW{j}": nw[m]})
+            as_target = targets.get(m, ())
+            t0 = as_target[0][0] if as_target else 0
+            t1 = as_target[1][0] if len(as_target) > 1 else t0
+            in_args += [feats[m], grad_feats[m]]
+            iconsts.update({f"M{j}": MODALITY_CODES[m], f"D{j}": plan.dim(m),
+                            f"NT{j}": len(as_target), f"ET{j}0": t0, f"ET{j}1": t1,
+                            f"NW{j}": nw[m]})
         else:
-            key_args += [lh, lh, lh, lh]
+            key_args += [lh]
             kconsts.update({f"M{j}": 0, f"D{j}": 1, f"IT{j}": 0, f"ND{j}": 0, f"E{j}0": 0,
-                            f"DT{j}0": 1, f"P{j}0": -1, f"E{j}1": 0, f"DT{j}1": 1, f"P{j}1": -1})
+                            f"P{j}0": -1, f"E{j}1": 0, f"P{j}1": -1, f"NW{j}": 0})
+            in_args += [lh, lh]
+            iconsts.update({f"M{j}": 0, f"D{j}": 1, f"NT{j}": 0, f"ET{j}0": 0, f"ET{j}1": 0,
+                            f"NW{j}": 0})
     _cross_modal_attention_backward_key_kernel[(nk, B, J)](
-        mask_arg, wq, bq, wk, bk, wv, bv, lse, delta, qkv, do, dmap, dxq, dwk, dbk, dwv, dbv,
-        *key_args, T, B, E, nk, r2, seed, float(dropout_p), **kconsts, DROPOUT=dropout_p > 0, H=H, DHP=DHP, DP=DP, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
+        mask_arg, wk, wv, lse, delta, qkv, do, dmap, dxq, dq, dwk, dbk, dwv, dbv,
+        *key_args, T, B, E, nk, r2, seed, float(dropout_p), **kconsts, DROPOUT=dropout_p > 0,
+        H=H, DHP=DHP, DP=DP, WIDE=wide, NARROW=narrow, BLOCK_M=block_m, BLOCK_N=block_n,
+        HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
         **launch_options("backward_key", lh.device))
+    _cross_modal_attention_backward_input_kernel[(nq, B, J)](
+        wq, dq, dxq, dwq, dbq, *in_args, T, B, E, nq, r1, **iconsts, H=H, DHP=DHP, DP=DP,
+        WIDE=wide, NARROW=narrow, BLOCK_M=block_m, PREC=prec,
+        **launch_options("backward_input", lh.device))
 
     sums = [t.sum(0) for t in (dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo)]
     if plan.gating:

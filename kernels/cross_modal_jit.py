@@ -61,10 +61,11 @@ def _key_valid(mask_ptr, b, cols, T, HAS_MASK: tl.constexpr):
 
 
 @triton.jit
-def _head_w(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr):
-    """(DHP, DP) block of a packed (E, H, DHP, DP) weight."""
+def _head_w(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr):
+    """(DHP, W) block of a packed (E, H, DHP, DP) weight: the first W <= DP columns, the padded
+    width of the modality the weight reads or writes (the columns beyond are zero padding)."""
     r = tl.arange(0, DHP)
-    c = tl.arange(0, DP)
+    c = tl.arange(0, W)
     return tl.load(ptr + ((e * H + h) * DHP + r[:, None]) * DP + c[None, :])
 
 
@@ -74,17 +75,20 @@ def _head_b(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr):
 
 
 @triton.jit
-def _square_w(ptr, idx, DP: tl.constexpr):
-    """(DP, DP) block number ``idx`` of a packed (..., DP, DP) weight."""
-    r = tl.arange(0, DP)
+def _square_w(ptr, idx, DP: tl.constexpr, W: tl.constexpr):
+    """Top-left (W, W) of block number ``idx`` of a packed (..., DP, DP) weight."""
+    r = tl.arange(0, W)
     return tl.load(ptr + (idx * DP + r[:, None]) * DP + r[None, :])
 
 
 @triton.jit
 def _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H: tl.constexpr, DHP: tl.constexpr,
-        DP: tl.constexpr, PREC: tl.constexpr):
-    k = _mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bk_ptr, e, h, H, DHP)[None, :]
-    v = _mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP)), PREC) + _head_b(bv_ptr, e, h, H, DHP)[None, :]
+        DP: tl.constexpr, W: tl.constexpr, PREC: tl.constexpr):
+    """K and V of head h from (rows, W) source rows ``hs``."""
+    k = (_mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP, W)), PREC)
+         + _head_b(bk_ptr, e, h, H, DHP)[None, :])
+    v = (_mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP, W)), PREC)
+         + _head_b(bv_ptr, e, h, H, DHP)[None, :])
     return k, v
 
 
@@ -111,6 +115,12 @@ def _store_proj(qkv_ptr, val, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.c
 def _acc(ptr, val):
     """Add into an fp32 weight-gradient accumulator row shared by several programs."""
     tl.atomic_add(ptr, val, sem="relaxed")
+
+
+@triton.jit
+def _acc_rows(ptr, val, rows, T):
+    """Add a (rows, n) tile into an fp32 buffer shared by several programs, rows < T only."""
+    tl.atomic_add(ptr, val, mask=(rows < T)[:, None], sem="relaxed")
 
 
 @triton.jit

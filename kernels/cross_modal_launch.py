@@ -6,11 +6,12 @@ the kernel lab that wants the GPU's choices on the CPU patches it in this module
 """
 
 import os
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 
 from .cross_modal_jit import PREC_BF16, PREC_FP16, PREC_IEEE, PREC_TF32
+from .cross_modal_plan import _pad_dim
 
 # Q, K and V are stored in the dots' operand dtype: a 16-bit dot would round them anyway.
 PROJECTION_DTYPES = {PREC_BF16: torch.bfloat16, PREC_FP16: torch.float16}
@@ -37,15 +38,35 @@ def dot_precision(dtype: torch.dtype) -> int:
 
 
 def _block_sizes(T: int) -> Tuple[int, int]:
-    # 16 keeps the interpreter fast; on a GPU 32-row tiles keep the (32, 64) fp32 epilogue
-    # tiles in registers while still giving B * T / 32 programs. Larger tiles shrink the
-    # weight-gradient partial buffers (one row per program); SLR_FUSED_CMA_BLOCK overrides the
-    # choice for tuning.
+    """(BLOCK_M, BLOCK_N): query rows per program / per step of the key kernel's query loop,
+    and keys per step of the query-side loops / per program of the key kernel.
+
+    16 keeps the interpreter fast. On a GPU 32 query rows keep the (32, 64) fp32 epilogue tiles
+    in registers while still giving B * T / 32 programs; keys go 16 at a time, which pads
+    T = 204 to 208 keys instead of 224 (every attention product is (rows x keys) so this is
+    7% less executed work than 32, for twice the loop trips). SLR_FUSED_CMA_BLOCK overrides
+    both for tuning.
+    """
     override = os.environ.get("SLR_FUSED_CMA_BLOCK")
     if override:
         return int(override), int(override)
-    block = 16 if (_interpreting() or T <= 16) else 32
-    return block, block
+    if _interpreting() or T <= 16:
+        return 16, 16
+    return 32, 16
+
+
+def _tile_widths(plan) -> Tuple[int, int, Dict[str, int]]:
+    """(WIDE, NARROW, narrow flag per modality): the feature-tile widths of the kernels.
+
+    The packed weights keep one padded width DP (= WIDE) for every modality, but each modality's
+    tiles are only as wide as its own padding (body 24 -> 32, hands 42 -> 64), so no product
+    multiplies a row of zeros 64 wide for the body. Kernels hold one copy of their program per
+    distinct width (two at most: a modality whose padded width is neither is given WIDE).
+    """
+    used = {m for pair in plan.directions for m in pair}
+    pads = {m: _pad_dim(d) for m, d in plan.dims}
+    narrow = min(pads[m] for m in used)
+    return plan.dp, narrow, {m: int(pads[m] == narrow < plan.dp) for m in pads}
 
 
 # Launch options per architecture family, read off ptxas for every kernel, head count and
@@ -68,6 +89,7 @@ LAUNCH_OPTIONS = {
 _DEFAULT_OPTIONS = dict(num_warps=8, maxnreg=255)
 for _major in (8, 9):
     LAUNCH_OPTIONS[(_major, "projection")] = dict(num_warps=8, maxnreg=255)
+    LAUNCH_OPTIONS[(_major, "backward_input")] = dict(num_warps=8, maxnreg=255)
 _CAPABILITY = {}
 
 

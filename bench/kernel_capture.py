@@ -204,11 +204,11 @@ def recording(arch: int = 90, execute: bool = False, validate: bool = False,
                 cls.run = own
 
 
-def make_block(heads: int, dtype: torch.dtype, seed: int = 0):
+def make_block(heads: int, dtype: torch.dtype, seed: int = 0, dropout: float = 0.0):
     """The default cross-modal block (all directions, gating) with ``heads`` heads."""
     from slr_fused.models.cross_modal import CrossModalAttention
     torch.manual_seed(seed)
-    module = CrossModalAttention(num_heads=heads, backend="triton").to(dtype)
+    module = CrossModalAttention(num_heads=heads, backend="triton", dropout=dropout).to(dtype)
     return module
 
 
@@ -227,12 +227,16 @@ def make_inputs(module, B: int, T: int, dtype: torch.dtype, masked: bool, seed: 
 
 def capture_launches(heads: int, dtype: torch.dtype, B: int, T: int, arch: int = 90,
                      fp32_precision: str = "highest", masked: bool = True,
-                     execute: bool = False) -> List[Launch]:
-    """Every kernel launch of one training forward + backward of the block, in order."""
+                     execute: bool = False, dropout: float = 0.0) -> List[Launch]:
+    """Every kernel launch of one training forward + backward of the block, in order.
+
+    ``dropout > 0``: the block trains with attention dropout, so the launches are the kernels'
+    ``DROPOUT=True`` variants (what ``slr train --cross_attn_dropout`` runs).
+    """
     previous = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision(fp32_precision)
     try:
-        module = make_block(heads, dtype).train()
+        module = make_block(heads, dtype, dropout=dropout).train()
         feats, mask = make_inputs(module, B, T, dtype, masked, requires_grad=True)
         with recording(arch, execute=execute) as state:
             outs = module(*feats, mask)

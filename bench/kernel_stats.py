@@ -38,6 +38,10 @@ PRECISIONS = {  # name -> (dtype name, torch.get_float32_matmul_precision settin
 TENSOR_CORE_PRECISIONS = ("fp32-high", "bf16", "fp16")
 FULL = {"heads": [1, 2, 3, 6], "precisions": list(PRECISIONS), "archs": [90, 87], "lengths": [30, 204]}
 REDUCED = {"heads": [3], "precisions": ["fp32-highest", "bf16"], "archs": [90, 87], "lengths": [204]}
+# Attention-dropout (DROPOUT=True) variants are compiled for these head counts (all precisions
+# and archs of the sweep): they differ from the p = 0 kernels only in the mask they regenerate.
+DROPOUT_HEADS = [1, 3]
+DROPOUT_P = 0.1
 BATCH = 32
 SCRATCH_B, SCRATCH_T = 128, 256
 BUDGETS = {  # name -> (limit, description)
@@ -85,18 +89,31 @@ def _worker(kind: str, cfg: dict) -> dict:
             {"name": lc.name, "phase": lc.phase, "grid": list(lc.grid), "macs": lc.macs,
              "useful_macs": lc.useful_macs, "dots": lc.dots} for lc in launches]}
     from slr_fused.bench.kernel_sass import compile_launch
+
+    def compiled(launches):
+        out = []
+        for lc in launches:
+            stats = compile_launch(lc, cfg["arch"], Path(cfg["cache"]))
+            arg_bytes = sum(a.numel() * a.element_size() for a in lc.args
+                            if isinstance(a, torch.Tensor))
+            loops = [lp for lp in stats.pop("loops") if lp["innermost"]]
+            out.append({"name": lc.name, "phase": lc.phase, "grid": list(lc.grid),
+                        "programs": lc.programs,
+                        "options": {k: repr(v) for k, v in lc.options.items()},
+                        "block": {k: v for k, v in lc.constexprs.items() if k.startswith("BLOCK")},
+                        "arg_bytes": arg_bytes, "inner_loops": loops, **stats})
+        return out
+
     launches = capture_launches(cfg["heads"], dtype, BATCH, cfg["T"], cfg["arch"], fp32_precision)
-    out = []
-    for lc in launches:
-        stats = compile_launch(lc, cfg["arch"], Path(cfg["cache"]))
-        arg_bytes = sum(a.numel() * a.element_size() for a in lc.args
-                        if isinstance(a, torch.Tensor))
-        loops = [lp for lp in stats.pop("loops") if lp["innermost"]]
-        out.append({"name": lc.name, "phase": lc.phase, "grid": list(lc.grid),
-                    "programs": lc.programs, "options": {k: repr(v) for k, v in lc.options.items()},
-                    "block": {k: v for k, v in lc.constexprs.items() if k.startswith("BLOCK")},
-                    "arg_bytes": arg_bytes, "inner_loops": loops, **stats})
-    return {"launches": out}
+    result = {"launches": compiled(launches)}
+    if cfg.get("dropout"):
+        # Training with attention dropout launches the DROPOUT=True variants; the kernels
+        # without that switch compile to what was compiled above (cache hits) and are skipped.
+        dropped = capture_launches(cfg["heads"], dtype, BATCH, cfg["T"], cfg["arch"],
+                                   fp32_precision, dropout=DROPOUT_P)
+        result["dropout_launches"] = compiled(
+            [lc for lc in dropped if lc.constexprs.get("DROPOUT") is True])
+    return result
 
 
 def _run_worker(kind: str, cfg: dict, timeout: int) -> dict:
@@ -129,6 +146,37 @@ def _reference_macs(heads: int, B: int, T: int) -> int:
     return cross_modal_attention_flops(CrossModalAttention(num_heads=heads), B, T)
 
 
+def padding(heads: int, T: int) -> dict:
+    """Where the kernels pad, per modality (analytic, from the plan and the GPU tile choices).
+
+    Feature tiles are as wide as each modality's own padding (``_tile_widths``); head tiles are
+    one width DHP for every direction (the packing's); rows are padded to the tile grid. A
+    product's padding share is 1 - (real size / tile size) along each padded dimension.
+    """
+    from slr_fused.kernels import cross_modal_launch as launch
+    from slr_fused.kernels.cross_modal_attention import make_plan
+    from slr_fused.models.cross_modal import CrossModalAttention
+    plan = make_plan(CrossModalAttention(num_heads=heads))
+    saved = launch._interpreting
+    launch._interpreting = lambda: False  # the GPU's tile choices
+    try:
+        block_m, block_n = launch._block_sizes(T)
+        wide, narrow, nw = launch._tile_widths(plan)
+    finally:
+        launch._interpreting = saved
+    rows, keys = -(-T // block_m) * block_m, -(-T // block_n) * block_n
+    out = {"T": T, "query_rows": rows, "key_rows": keys,
+           "attention_row_padding_share": round(1 - T * T / (rows * keys), 3), "modalities": {}}
+    for m, d in plan.dims:
+        width = narrow if nw[m] else wide
+        dh = d // heads
+        out["modalities"][m] = {
+            "features": d, "tile_width": width, "feature_padding_share": round(1 - d / width, 3),
+            "packed_width": plan.dp, "head_dim": dh, "head_tile": plan.dhp,
+            "head_padding_share": round(1 - dh / plan.dhp, 3)}
+    return out
+
+
 def _layout(launches) -> tuple:
     """What the executed multiply-adds depend on: kernels, grids and tile sizes."""
     return tuple((lc["name"], lc["phase"], tuple(lc["grid"]), tuple(sorted(lc["block"].items())))
@@ -143,7 +191,9 @@ def run_sweep(sweep: dict, cache: Path, jobs: int = 1, host: bool = True, kernel
     # exists, the other length with the same tiles) come last, so parallel workers do not
     # compile the same kernel twice and the later ones hit the cache.
     precisions = sorted(sweep["precisions"], key=lambda p: p == "fp32-high")
-    configs = [{"heads": h, "precision": p, "arch": a, "T": t, "cache": str(cache)}
+    dropout_heads = sweep.get("dropout_heads", DROPOUT_HEADS)
+    configs = [{"heads": h, "precision": p, "arch": a, "T": t, "cache": str(cache),
+                "dropout": h in dropout_heads}
                for t, p, h, a in itertools.product(sorted(sweep["lengths"], reverse=True),
                                                    precisions, sweep["heads"], sweep["archs"])]
     report = {"sweep": sweep, "batch": BATCH, "rows": [], "host": None}
@@ -165,6 +215,8 @@ def run_sweep(sweep: dict, cache: Path, jobs: int = 1, host: bool = True, kernel
             counts[key] = res
         for cfg, comp in zip(configs, compiled):
             report["rows"].append(_row(cfg, comp, counts, occupancy, modelled_time_us, unit_for))
+        report["padding"] = {f"{h}:{t}": padding(h, t)
+                             for h in sweep["heads"] for t in sweep["lengths"]}
         order = list(PRECISIONS)
         report["rows"].sort(key=lambda r: (r["heads"], order.index(r["precision"]), -r["arch"],
                                            r["T"]))
@@ -207,6 +259,11 @@ def _row(cfg, comp, counts, occupancy, modelled_time_us, unit_for) -> dict:
         k["inner_loops"] = lc.get("inner_loops", [])
         kernels.append(k)
     row["kernels"] = kernels
+    row["dropout_kernels"] = []
+    for lc in comp.get("dropout_launches", []):
+        k = dict(lc)
+        k.update(occupancy(cfg["arch"], k.get("reg", 0), k["num_warps"], k.get("shared", 0)))
+        row["dropout_kernels"].append(k)
     row["reference_macs"] = ref
     if all("macs" in k for k in kernels):
         fwd = sum(k["macs"] for k in kernels if k["phase"] == "forward")
@@ -227,6 +284,11 @@ def _row(cfg, comp, counts, occupancy, modelled_time_us, unit_for) -> dict:
 # ----------------------------------------------------------------------------------------------
 
 
+def _all_kernels(row: dict) -> list:
+    """The p = 0 kernels and the attention-dropout variants compiled for a configuration."""
+    return row["kernels"] + row.get("dropout_kernels", [])
+
+
 def judge(report: dict) -> list:
     """Each budget of the redesign issue: worst value found, limit, pass; None if not measured."""
     rows = [r for r in report["rows"] if "kernels" in r]
@@ -239,8 +301,8 @@ def judge(report: dict) -> list:
         tc = [r for r in rows if r["precision"] in TENSOR_CORE_PRECISIONS]
         if tc:
             values["tensor_core_kernels_missing"] = sum(
-                1 for r in tc for k in r["kernels"] if k["mix"]["HMMA"] + k["mix"]["WGMMA"] == 0)
-        ks = [k for r in rows for k in r["kernels"]]
+                1 for r in tc for k in _all_kernels(r) if k["mix"]["HMMA"] + k["mix"]["WGMMA"] == 0)
+        ks = [k for r in rows for k in _all_kernels(r)]
         values["forward_spill_store_bytes"] = max(
             [k["spill_store_bytes"] for k in ks if k["phase"] == "forward"] or [0])
         values["backward_spill_store_bytes"] = max(
@@ -334,30 +396,53 @@ def markdown(report: dict, baseline: dict = None) -> str:
                 f"{_fmt(r.get('work_ratio_forward'))} | {_fmt(r.get('work_ratio_train'))} | "
                 f"{_fmt(r.get('zero_operand_share'))} | {_fmt(r.get('model_forward_us'))} | "
                 f"{_fmt(r.get('model_train_us'))} |")
+        pads = report.get("padding") or {}
+        if pads:
+            lines += ["", "## Padding per modality (analytic, GPU tile choices)", "",
+                      "Feature tiles: each modality's own padded width (the packed weights keep "
+                      "one stride, the widest). Head tiles: one width for every direction. "
+                      "Padding share = 1 - real / tile size along that dimension.", "",
+                      "| heads | T | modality | features -> tile (share) | head dim -> tile (share) "
+                      "| query rows / key rows (attention share) |", "|---|---|---|---|---|---|"]
+            for key, pad in pads.items():
+                h = key.split(":")[0]
+                for m, v in pad["modalities"].items():
+                    lines.append(
+                        f"| {h} | {pad['T']} | {m} | {v['features']} -> {v['tile_width']} "
+                        f"({v['feature_padding_share']}) | {v['head_dim']} -> {v['head_tile']} "
+                        f"({v['head_padding_share']}) | {pad['query_rows']} / {pad['key_rows']} "
+                        f"({pad['attention_row_padding_share']}) |")
         lines += ["", "## Kernels", "",
                   "Per thread: registers, spill stores/loads (bytes of STL/LDL). Mix: static SASS "
                   "instruction counts of the whole kernel; inner loops: how many innermost loops "
                   "(backward branches) and the FFMA / HMMA+WGMMA in their bodies (each body "
-                  "in the JSON).", "",
+                  "in the JSON). Kernels marked `+dropout` are the `DROPOUT=True` variants that "
+                  "training with attention dropout launches (same launch grid and tiles, so the "
+                  "same multiply-adds; they count in the spill and register budgets, not twice "
+                  "in the work).", "",
                   "| heads | prec | arch | T | kernel | phase | programs | warps | regs | spill st/ld "
                   "| shared (KB) | CTAs/SM | occupancy | FFMA | HMMA+WGMMA | MUFU | LDG/STG | LDL/STL "
                   "| inner-loop FFMA/tensor | MACs (M) | model (us) |", "|" + "---|" * 21]
         for r in rows:
-            for k in r.get("kernels", []):
+            tagged = ([(k, "") for k in r.get("kernels", [])]
+                      + [(k, " +dropout") for k in r.get("dropout_kernels", [])])
+            for k, dropout in tagged:
                 m = k["mix"]
                 loops = k.get("inner_loops", [])
                 loop_ffma = sum(lp["mix"]["FFMA"] for lp in loops)
                 loop_tc = sum(lp["mix"]["HMMA"] + lp["mix"]["WGMMA"] for lp in loops)
                 lines.append(
                     f"| {r['heads']} | {r['precision']} | sm_{r['arch']} | {r['T']} | "
-                    f"{k['name'].replace('_cross_modal_attention_', '').replace('_kernel', '')} | "
+                    f"{k['name'].replace('_cross_modal_attention_', '').replace('_kernel', '')}"
+                    f"{dropout} | "
                     f"{k['phase']} | {k['programs']} | {k['num_warps']} | {k.get('reg')} | "
                     f"{k['spill_store_bytes']}/{k['spill_load_bytes']} | "
                     f"{k.get('shared', 0) / 1024:.1f} | {k['ctas_per_sm']} | {k['occupancy']:.3f} | "
                     f"{m['FFMA']} | {m['HMMA'] + m['WGMMA']} | {m['MUFU']} | {m['LDG']}/{m['STG']} | "
                     f"{m['LDL']}/{m['STL']} | {len(loops)}: {loop_ffma}/{loop_tc} | "
-                    f"{_fmt(k.get('macs', 0) / 1e6)} | "
-                    f"{_fmt(k['model']['model_us'])} ({k['model']['unit']}) |")
+                    f"{_fmt(k['macs'] / 1e6) if 'macs' in k else '-'} | "
+                    + (f"{_fmt(k['model']['model_us'])} ({k['model']['unit']}) |" if "model" in k
+                       else "- |"))
     lines += ["", "What needs a GPU to confirm: real kernel times (the model ignores latency, "
               "occupancy and instruction overheads), launch overhead, TF32/bf16/fp16 accuracy at "
               "real sizes, and the speedups against eager and torch.compile: "
@@ -378,6 +463,9 @@ def add_arguments(p) -> None:
     p.add_argument("--precisions", nargs="+", choices=list(PRECISIONS), help="override the sweep")
     p.add_argument("--archs", type=int, nargs="+", choices=(90, 87), help="override the sweep")
     p.add_argument("--lengths", type=int, nargs="+", help="override the sweep (T)")
+    p.add_argument("--dropout-heads", type=int, nargs="*", choices=(1, 2, 3, 6),
+                   help="head counts whose attention-dropout kernels are compiled too "
+                        f"(default {' '.join(map(str, DROPOUT_HEADS))}; none: no values)")
     p.add_argument("--host-only", action="store_true",
                    help="only the host side (dispatches, syncs, Python time, scratch): seconds")
     p.add_argument("--no-host", action="store_true", help="skip the host side")
@@ -422,6 +510,8 @@ def run_from_args(args) -> int:
     for key in ("heads", "precisions", "archs", "lengths"):
         if getattr(args, key):
             sweep[key] = list(getattr(args, key))
+    sweep["dropout_heads"] = (DROPOUT_HEADS if args.dropout_heads is None
+                              else list(args.dropout_heads))
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

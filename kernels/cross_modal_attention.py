@@ -103,7 +103,7 @@ from torch.autograd.function import once_differentiable
 from .cross_modal_flops import cross_modal_attention_flops  # noqa: F401 (re-export)
 from .cross_modal_jit import (MASK_VALUE, PREC_BF16, PREC_FP16, PREC_IEEE,  # noqa: F401
                               PREC_TF32, PRECISION_NAMES, _acc, _acc_rows, _head_b, _head_w,
-                              _key_valid, _dropout_keep_kernel, _dropout_scale, _kv, _load_proj,
+                              _key_valid, _dropout_keep_kernel, _dropout_scale, _kv, _load_proj,  # noqa: F401
                               _load_rows, _mm, _pick, _pick3, _pick6, _square_w, _store_proj,
                               _store_rows)
 from .cross_modal_launch import (LAUNCH_OPTIONS, PROJECTION_DTYPES, _CAPABILITY,  # noqa: F401
@@ -136,11 +136,15 @@ def _project_q(qkv_ptr, wq_ptr, bq_ptr, x_ptr, e, b, rows, T, B, D,
 def _project_kv(qkv_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, s_ptr, e, b, rows, T, B, D,
                 H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
                 PREC: tl.constexpr):
-    """K and V of every head of direction e from its source's (rows, W) tile."""
+    """K and V of every head of direction e from its source's (rows, W) tile (each stored
+    before the next is computed: fewer live tiles)."""
     hs = _load_rows(s_ptr, b, rows, T, D, W)
     for h in range(H):
-        k, v = _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H, DHP, DP, W, PREC)
+        k = (_mm(hs, tl.trans(_head_w(wk_ptr, e, h, H, DHP, DP, W)), PREC)
+             + _head_b(bk_ptr, e, h, H, DHP)[None, :])
         _store_proj(qkv_ptr, k, 1, e, b, h, rows, T, B, H, DHP)
+        v = (_mm(hs, tl.trans(_head_w(wv_ptr, e, h, H, DHP, DP, W)), PREC)
+             + _head_b(bv_ptr, e, h, H, DHP)[None, :])
         _store_proj(qkv_ptr, v, 2, e, b, h, rows, T, B, H, DHP)
 
 
@@ -934,7 +938,11 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     # Tensor-core dots take 128-row tiles: with the attention's 32 rows, a (32, 16) head's output
     # is 4 MMA tiles for 8 warps, and the SASS showed each warp repeating its share 4 times (4x
     # the tensor work asked). Exact fp32 (FFMA) keeps 32 rows: 128 would spill 3 KB per thread.
-    block_p = block_m if (_interpreting() or prec == PREC_IEEE) else 128
+    # One head's (rows, 64) tiles are 4 MMA tiles per warp at 64 rows already (128 spilled).
+    if _interpreting() or prec == PREC_IEEE:
+        block_p = block_m
+    else:
+        block_p = 128 if plan.dhp < 64 else 64
     wide, narrow, nw = _tile_widths(plan)
     _cross_modal_attention_projection_kernel[(triton.cdiv(T, block_p), B, E)](
         qkv, wq, bq, wk, bk, wv, bv, feats["lh"], feats["rh"], feats["body"], T, B,

@@ -30,6 +30,9 @@ CASES = [
     (87, "num_heads=3", "float32", True),
     (87, "num_heads=3", "float16", False),
     (87, "num_heads=2", "bfloat16", True),
+    # attention dropout while training: the DROPOUT=True variants
+    (90, "num_heads=3, dropout=0.1", "bfloat16", True),
+    (87, "num_heads=1, dropout=0.1", "float16", False),
 ]
 
 
@@ -43,7 +46,7 @@ def test_kernels_compile_for_gpu_targets(arch, kwargs, dtype, masked):
     proc = subprocess.run([sys.executable, __file__, kwargs, dtype, str(int(masked)), str(arch)],
                           env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for kernel in ("projection", "forward", "backward_query", "backward_key"):
+    for kernel in ("projection", "forward", "backward_query", "backward_key", "backward_input"):
         assert f"compiled _cross_modal_attention_{kernel}_kernel" in proc.stdout, proc.stdout
     counts = [int(n) for n in re.findall(r"tensor-core ops (\d+)", proc.stdout)]
     if dtype == "float32":  # "highest": exact fp32, FFMA only
@@ -72,7 +75,8 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
     for name in ("_cross_modal_attention_projection_kernel",
                  "_cross_modal_attention_forward_kernel", "_cross_modal_attention_maps_kernel",
                  "_cross_modal_attention_backward_query_kernel",
-                 "_cross_modal_attention_backward_key_kernel"):
+                 "_cross_modal_attention_backward_key_kernel",
+                 "_cross_modal_attention_backward_input_kernel"):
         setattr(cma, name, Capture(getattr(cma, name)))
     import slr_fused.kernels.cross_modal_launch as cross_modal_launch
     cma._interpreting = cross_modal_launch._interpreting = lambda: False  # GPU tile sizes
@@ -87,11 +91,12 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
     B, T = 2, 204
     feats = {m: torch.randn(B, T, d).to(dtype) for m, d in module.dims.items()}
     mask8 = torch.zeros(B, T, dtype=torch.int8) if masked else None
+    p = module.dropout  # > 0: the kernels' DROPOUT=True variants, as training launches them
     outs, maps, o, lse, qkv = cma.cross_modal_attention_forward(plan, feats, mask8, params,
-                                                                 True)
+                                                                 True, p, 1)
     grad_maps = torch.randn(len(plan.maps), B, T, T) if plan.maps else None
     cma.cross_modal_attention_backward(plan, feats, mask8, params, o, lse, qkv,
-                                       [torch.randn_like(x) for x in outs], grad_maps)
+                                       [torch.randn_like(x) for x in outs], grad_maps, p, 1)
 
     types = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.float16: "*fp16",
              torch.int8: "*i8"}
@@ -120,6 +125,8 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
             limit = 1024 if "backward" in fn.__name__ else 64
             assert stack <= limit, f"{fn.__name__}: {stack} B of stack per thread ({usage})"
         tensor_ops = len(re.findall(r"\b(?:HMMA|HGMMA|WGMMA)\b", sass))
+        if p > 0 and "DROPOUT" in kwargs:
+            assert kwargs["DROPOUT"] is True, f"{fn.__name__}: dropout {p} launched DROPOUT=False"
         print(f"compiled {fn.__name__}: {options}, {registers} registers, stack {stack} B, "
               f"tensor-core ops {tensor_ops}", flush=True)
 

@@ -174,6 +174,35 @@ def test_budgets_fail_on_planted_values_and_pass_on_good_ones():
                                              "kernels_at_32_registers_spilling"))
 
 
+def test_dropout_kernels_count_in_the_spill_budgets_and_are_marked():
+    good = {"name": "_cross_modal_attention_forward_kernel", "phase": "forward",
+            "spill_store_bytes": 0, "spill_load_bytes": 0, "reg": 128, "num_warps": 8,
+            "programs": 1, "ctas_per_sm": 1, "occupancy": 0.125,
+            "mix": {f: 1 for f in ("FFMA", "HMMA", "WGMMA", "MUFU", "LDG", "STG", "LDL", "STL")}}
+    spilling = dict(good, spill_store_bytes=64)
+    row = {"heads": 3, "precision": "bf16", "arch": 90, "T": 204, "kernels": [good],
+           "dropout_kernels": [spilling], "reference_macs": 1}
+    report = {"rows": [row], "host": None}
+    budgets = {b["budget"]: b for b in kernel_stats.judge(report)}
+    assert budgets["forward_spill_store_bytes"]["value"] == 64
+    assert budgets["forward_spill_store_bytes"]["pass"] is False
+    report.update(date="d", tools={}, python="3", torch="2", host_cpu="x", command="c",
+                  sweep={"heads": [3], "precisions": ["bf16"], "archs": [90], "lengths": [204]},
+                  batch=32, budgets=kernel_stats.judge(report))
+    md = kernel_stats.markdown(report)
+    assert "| forward +dropout | forward |" in md and "| forward | forward |" in md
+
+
+def test_padding_is_reported_per_modality():
+    pad = kernel_stats.padding(3, 204)
+    body, lh = pad["modalities"]["body"], pad["modalities"]["lh"]
+    assert (body["features"], body["tile_width"], body["packed_width"]) == (24, 32, 64)
+    assert (lh["features"], lh["tile_width"]) == (42, 64)
+    assert body["feature_padding_share"] == 0.25 and lh["feature_padding_share"] == 0.344
+    assert pad["query_rows"] >= 204 and pad["key_rows"] >= 204
+    assert 0 < pad["attention_row_padding_share"] < 0.15
+
+
 def test_cli_host_only_writes_the_report_and_exits_on_budgets(tmp_path):
     from slr_fused.cli import main
     rc = main(["bench", "kernel-stats", "--host-only", "--calls", "5", "--output", str(tmp_path)])
@@ -207,6 +236,9 @@ def test_one_real_configuration_end_to_end(tmp_path):
     (row,) = report["rows"]
     assert "error" not in row, row["error"]
     assert {k["phase"] for k in row["kernels"]} == {"forward", "backward"}
+    # 3 heads is in the default dropout head counts: the DROPOUT=True variants are compiled too
+    assert {k["name"] for k in row["dropout_kernels"]} >= {
+        "_cross_modal_attention_forward_kernel", "_cross_modal_attention_backward_key_kernel"}
     for k in row["kernels"]:
         assert k["reg"] > 0 and k["programs"] > 0 and k["macs"] > 0
         assert k["mix"]["FFMA"] + k["mix"]["HMMA"] + k["mix"]["WGMMA"] > 0

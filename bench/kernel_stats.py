@@ -154,19 +154,23 @@ def padding(heads: int, T: int) -> dict:
     product's padding share is 1 - (real size / tile size) along each padded dimension.
     """
     from slr_fused.kernels import cross_modal_launch as launch
-    from slr_fused.kernels.cross_modal_attention import make_plan
+    from slr_fused.kernels.cross_modal_attention import PREC_BF16, PREC_IEEE, make_plan
     from slr_fused.models.cross_modal import CrossModalAttention
     plan = make_plan(CrossModalAttention(num_heads=heads))
     saved = launch._interpreting
     launch._interpreting = lambda: False  # the GPU's tile choices
     try:
-        block_m, block_n = launch._block_sizes(T)
+        block_m, block_n = launch._block_sizes(T, PREC_BF16)
+        exact_m, exact_n = launch._block_sizes(T, PREC_IEEE)
         wide, narrow, nw = launch._tile_widths(plan)
     finally:
         launch._interpreting = saved
     rows, keys = -(-T // block_m) * block_m, -(-T // block_n) * block_n
+    exact_rows, exact_keys = -(-T // exact_m) * exact_m, -(-T // exact_n) * exact_n
     out = {"T": T, "query_rows": rows, "key_rows": keys,
-           "attention_row_padding_share": round(1 - T * T / (rows * keys), 3), "modalities": {}}
+           "attention_row_padding_share": round(1 - T * T / (rows * keys), 3),
+           "exact_fp32_query_rows": exact_rows, "exact_fp32_key_rows": exact_keys,
+           "modalities": {}}
     for m, d in plan.dims:
         width = narrow if nw[m] else wide
         dh = d // heads
@@ -403,7 +407,8 @@ def markdown(report: dict, baseline: dict = None) -> str:
                       "one stride, the widest). Head tiles: one width for every direction. "
                       "Padding share = 1 - real / tile size along that dimension.", "",
                       "| heads | T | modality | features -> tile (share) | head dim -> tile (share) "
-                      "| query rows / key rows (attention share) |", "|---|---|---|---|---|---|"]
+                      "| query rows / key rows (attention share); exact fp32 |",
+                      "|---|---|---|---|---|---|"]
             for key, pad in pads.items():
                 h = key.split(":")[0]
                 for m, v in pad["modalities"].items():
@@ -411,7 +416,8 @@ def markdown(report: dict, baseline: dict = None) -> str:
                         f"| {h} | {pad['T']} | {m} | {v['features']} -> {v['tile_width']} "
                         f"({v['feature_padding_share']}) | {v['head_dim']} -> {v['head_tile']} "
                         f"({v['head_padding_share']}) | {pad['query_rows']} / {pad['key_rows']} "
-                        f"({pad['attention_row_padding_share']}) |")
+                        f"({pad['attention_row_padding_share']}); {pad.get('exact_fp32_query_rows')}"
+                        f" / {pad.get('exact_fp32_key_rows')} |")
         lines += ["", "## Kernels", "",
                   "Per thread: registers, spill stores/loads (bytes of STL/LDL). Mix: static SASS "
                   "instruction counts of the whole kernel; inner loops: how many innermost loops "

@@ -16,6 +16,12 @@ legal GPU shape, and the gate weight is split into its per-input blocks. Gradien
 the packed tensors and autograd carries them through the packing to the module's own parameters,
 so the state_dict and parameter names never change.
 
+Tile widths: the packing pads every modality to one stride DP (the widest, 64), but the kernels'
+feature tiles are only as wide as each modality's own padding (``_tile_widths``: hands 42 -> 64,
+body 24 -> 32), reading the first columns of the packed rows: the body's products no longer
+multiply 32 columns of zeros. Each kernel holds one copy of its program per distinct width
+(constexprs WIDE/NARROW, a run-time branch on the slot's NW flag).
+
 Launch plan (tiles held in fp32; softmax, LayerNorm statistics and every accumulation in fp32;
 the dots' operands in the launch's precision ``PREC``, see :func:`dot_precision`: bf16/fp16
 inputs multiply 16-bit operands on the tensor cores, fp32 inputs follow
@@ -35,18 +41,21 @@ Forward, 2 launches (+1 when attention maps are requested):
      maps): the probabilities from Q, K and the saved log-sum-exp, written as the head-averaged
      maps of ``lh_from_rh`` and ``rh_from_lh``. The maps are differentiable: their gradient
      enters dP and Delta in the backward.
-Backward, 2 launches:
+Backward, 3 launches:
   1. ``_cross_modal_attention_backward_query_kernel``, grid (query tiles, B, targets):
      recomputes the epilogue from H_i and the saved O (messages, gate, LayerNorm statistics),
      back-propagates LayerNorm, gate and output projection, writes dO and
-     Delta = rowsum(dO * O) (plus the map-gradient term), then a flash-attention dQ pass over the
-     saved keys; writes the query-side part of dH_i. Weight gradients of LayerNorm, gate, Wo and
-     Wq go to fp32 per-program partial buffers.
+     Delta = rowsum(dO * O) (plus the map-gradient term) and the epilogue's part of dH_i.
+     Weight gradients of LayerNorm, gate and Wo go to fp32 partial buffers.
   2. ``_cross_modal_attention_backward_key_kernel``, grid (key tiles, B, modalities): for each
-     direction where this modality is the source, the dK/dV pass over the saved queries (P from
-     the saved log-sum-exp), dH_j = dK Wk + dV Wv, plus the query-side part from launch 1 when
-     the modality is also a target; composed key/value weight gradients go to partial buffers.
-  The partial buffers are summed with ``torch.sum`` (deterministic, no atomics).
+     direction where this modality is the source, one pass over the saved queries computes P
+     (from the saved log-sum-exp) and dP once and from them dK, dV and this key tile's share of
+     dQ (fp32 atomics into a zero-filled dq buffer; a separate dQ pass would recompute
+     Q K^T and dO V^T, 2 of the backward's 5 attention products); dH_j = dK Wk + dV Wv, plus
+     the epilogue's part from launch 1 when the modality is also a target, into dxq.
+  3. ``_cross_modal_attention_backward_input_kernel``, grid (query tiles, B, modalities): dQ
+     through Wq (the Wq/bq gradients and dQ Wq) added to dxq, written as the input gradients.
+  The partial buffers (rows shared by programs, fp32 atomics) are summed with ``torch.sum``.
   Launch options (``num_warps``, ``maxnreg``) per architecture: :data:`LAUNCH_OPTIONS`.
 
 Around the launches (plain torch, not fused): the parameter packing above (on CUDA compiled
@@ -923,14 +932,14 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     lh = feats["lh"]
     B, T = lh.shape[:2]
     E, K, H = len(plan.directions), len(plan.targets), plan.heads
-    block_m, block_n = _block_sizes(T)
+    prec = dot_precision(lh.dtype)
+    block_m, block_n = _block_sizes(T, prec)
     _check_tiles(plan, block_m, block_n)
     o = _fresh(E, B, T, H, plan.dhp, like=lh, dtype=torch.float32)
     lse = _fresh(E, B, H, T, like=lh, dtype=torch.float32)
     outputs = [_fresh(*feats[m].shape, like=feats[m]) for m, _ in plan.targets]
     has_mask = mask8 is not None
     mask_arg = mask8 if has_mask else lh
-    prec = dot_precision(lh.dtype)
 
     qkv = _fresh(E, 3, B, H, T, plan.dhp, like=lh, dtype=PROJECTION_DTYPES.get(prec, torch.float32))
     codes = [(MODALITY_CODES[t], MODALITY_CODES[s]) for t, s in plan.directions]
@@ -1031,12 +1040,12 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
     f32 = torch.float32
     B, T = lh.shape[:2]
     E, K, H, DP, DHP = len(plan.directions), len(plan.targets), plan.heads, plan.dp, plan.dhp
-    block_m, block_n = _block_sizes(T)
+    prec = dot_precision(lh.dtype)
+    block_m, block_n = _block_sizes(T, prec)
     _check_tiles(plan, block_m, block_n)
     nq, nk = triton.cdiv(T, block_m), triton.cdiv(T, block_n)
     has_mask = mask8 is not None
     mask_arg = mask8 if has_mask else lh
-    prec = dot_precision(lh.dtype)
     has_dmap = grad_maps is not None
     dmap = grad_maps.to(f32).contiguous() if has_dmap else o
 

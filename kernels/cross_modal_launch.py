@@ -37,20 +37,22 @@ def dot_precision(dtype: torch.dtype) -> int:
     return PREC_IEEE if torch.get_float32_matmul_precision() == "highest" else PREC_TF32
 
 
-def _block_sizes(T: int) -> Tuple[int, int]:
+def _block_sizes(T: int, prec: int = PREC_BF16) -> Tuple[int, int]:
     """(BLOCK_M, BLOCK_N): query rows per program / per step of the key kernel's query loop,
     and keys per step of the query-side loops / per program of the key kernel.
 
     16 keeps the interpreter fast. On a GPU 32 query rows keep the (32, 64) fp32 epilogue tiles
     in registers while still giving B * T / 32 programs; keys go 16 at a time, which pads
     T = 204 to 208 keys instead of 224 (every attention product is (rows x keys) so this is
-    7% less executed work than 32, for twice the loop trips). SLR_FUSED_CMA_BLOCK overrides
-    both for tuning.
+    7% less executed work than 32, for twice the loop trips). Exact fp32 dots (``prec`` =
+    PREC_IEEE, FFMA) take 16 query rows too: Triton's FMA dot holds each thread's operand
+    slices over the whole reduction in registers, and 32-row tiles spilled 1-4.6 KB per thread
+    (1 head, sm_87) where 16 rows spill 0-0.7 KB. SLR_FUSED_CMA_BLOCK overrides both for tuning.
     """
     override = os.environ.get("SLR_FUSED_CMA_BLOCK")
     if override:
         return int(override), int(override)
-    if _interpreting() or T <= 16:
+    if _interpreting() or T <= 16 or prec == PREC_IEEE:
         return 16, 16
     return 32, 16
 

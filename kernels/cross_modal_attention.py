@@ -108,8 +108,9 @@ from .cross_modal_jit import (MASK_VALUE, PREC_BF16, PREC_FP16, PREC_IEEE,  # no
 from .cross_modal_launch import (LAUNCH_OPTIONS, PROJECTION_DTYPES, _CAPABILITY,  # noqa: F401
                                  _DEFAULT_OPTIONS, _block_sizes, _capability_major,
                                  _interpreting, dot_precision, launch_options)
+from .cross_modal_pack import flat_parameters, pack_backward, pack_forward
 from .cross_modal_plan import (MAP_DIRECTIONS, MODALITY_CODES, SUPPORTED_DTYPES,  # noqa: F401
-                               CrossModalPlan, _check_dot_dim, _check_tiles, _COMPILED_PACK,
+                               CrossModalPlan, _check_dot_dim, _check_tiles,
                                _module_state, _pad_dim, make_plan, pack_parameters,
                                packed_parameters, plan_from_config, plan_to_config)
 
@@ -860,7 +861,7 @@ def weight_gradient_shapes(plan: CrossModalPlan, B: int, nq: int, nk: int) -> di
 
 def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o, lse, qkv,
                                    grad_outputs, grad_maps, dropout_p: float = 0.0,
-                                   seed: int = 0):
+                                   seed: int = 0, reduce_weights: bool = True):
     """Run the fused backward.
 
     Args:
@@ -869,6 +870,9 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
         grad_outputs: per target slot, the (B, T, d) gradient of the output or None.
         grad_maps: (NMAP, B, T, T) gradient of the attention maps, or None.
         dropout_p, seed: as given to the forward (the mask is regenerated from them).
+        reduce_weights: False returns the weight gradients as their fp32 per-program partial
+            buffers (R, *param shape), unsummed, for the unpack kernel to reduce (one launch
+            instead of a ``sum`` per buffer).
 
     Returns:
         (grad_feats, grad_params): dict modality -> (B, T, d) gradient in the input dtype for
@@ -954,6 +958,9 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
         BLOCK_N=block_n, HAS_MASK=has_mask, HAS_DMAP=has_dmap, PREC=prec,
         **launch_options("backward_key", lh.device))
 
+    if not reduce_weights:
+        gates = [dwg, dbg] if plan.gating else [None, None]
+        return grad_feats, [dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo, *gates, dlnw, dlnb]
     sums = [t.sum(0) for t in (dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo)]
     if plan.gating:
         sums += [dwg.sum(0), dbg.sum(0)]
@@ -969,16 +976,26 @@ def cross_modal_attention_backward(plan: CrossModalPlan, feats, mask8, params, o
 
 
 class CrossModalAttentionFunction(torch.autograd.Function):
-    """Fused block over packed parameters; outputs per target slot, then the maps."""
+    """The fused block: packing and attention forward; attention backward and unpacking.
+
+    Takes the module's parameters as one flat vector (``flat_parameters``, one ``cat``), packs
+    them with one launch (unless ``packed`` is given: a cached packing when no parameter needs
+    a gradient), and in the backward hands the weight-gradient partial buffers straight to the
+    unpack kernel, which sums them and writes the flat vector's gradient (one launch).
+    Outputs per target slot, then the maps.
+    """
 
     @staticmethod
-    def forward(ctx, plan, want_maps, dropout_p, seed, lh, rh, body, key_padding_mask, *params):
+    def forward(ctx, plan, want_maps, dropout_p, seed, lh, rh, body, key_padding_mask, flat,
+                packed=None):
         feats = {"lh": lh, "rh": rh, "body": body}
-        mask8 = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
-        outputs, maps, o, lse, qkv = cross_modal_attention_forward(plan, feats, mask8, params,
+        mask8 = _mask_int8(key_padding_mask)
+        if packed is None:
+            packed = pack_forward(plan, flat)
+        outputs, maps, o, lse, qkv = cross_modal_attention_forward(plan, feats, mask8, packed,
                                                                    want_maps, dropout_p, seed)
         ctx.dropout_p, ctx.seed = dropout_p, seed
-        ctx.save_for_backward(lh, rh, body, *params)
+        ctx.save_for_backward(lh, rh, body, flat, *packed)
         ctx.plan, ctx.mask8, ctx.o, ctx.lse, ctx.qkv = plan, mask8, o, lse, qkv
         ctx.set_materialize_grads(False)
         if not want_maps:
@@ -989,21 +1006,63 @@ class CrossModalAttentionFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, *grads):
         plan = ctx.plan
-        lh, rh, body, *params = ctx.saved_tensors
+        lh, rh, body, flat, *packed = ctx.saved_tensors
         feats = {"lh": lh, "rh": rh, "body": body}
         K = len(plan.targets)
         grad_maps = grads[K] if plan.maps else None
         if grad_maps is not None and grad_maps.numel() == 0:
             grad_maps = None
-        grad_feats, grad_params = cross_modal_attention_backward(
-            plan, feats, ctx.mask8, params, ctx.o, ctx.lse, ctx.qkv, list(grads[:K]), grad_maps,
-            ctx.dropout_p, ctx.seed)
-        return (None, None, None, None, grad_feats.get("lh"), grad_feats.get("rh"), grad_feats.get("body"),
-                None, *grad_params)
+        grad_feats, partials = cross_modal_attention_backward(
+            plan, feats, ctx.mask8, packed, ctx.o, ctx.lse, ctx.qkv, list(grads[:K]), grad_maps,
+            ctx.dropout_p, ctx.seed, reduce_weights=False)
+        grad_flat = pack_backward(plan, flat, partials) if ctx.needs_input_grad[8] else None
+        return (None, None, None, None, grad_feats.get("lh"), grad_feats.get("rh"),
+                grad_feats.get("body"), None, grad_flat, None)
 
 
-def _validate(module, lh, rh, body, key_padding_mask) -> None:
-    """What the launchers rely on; ``check_inputs`` of the module runs before this."""
+def _mask_int8(key_padding_mask):
+    """The bool mask as the kernels' int8 (1 = padding): a view, no kernel, when contiguous."""
+    if key_padding_mask is None:
+        return None
+    return key_padding_mask.contiguous().view(torch.int8)
+
+
+def _validate(module, lh, rh, body, key_padding_mask, state=None) -> None:
+    """What the launchers rely on (``check_inputs`` of the module runs before this).
+
+    A cached call pays for a few attribute reads (:func:`_inputs_ok`); anything unusual takes
+    the full checks, which name what is wrong.
+    """
+    if state is None:
+        state = _module_state(module)
+    if not torch.compiler.is_compiling() and _inputs_ok(module, lh, rh, body, key_padding_mask,
+                                                        state.device):
+        return
+    _check_inputs(module, lh, rh, body, key_padding_mask, state)
+
+
+def _inputs_ok(module, lh, rh, body, mask, device) -> bool:
+    """True when the inputs certainly pass :func:`_check_inputs` (False: look closer)."""
+    if type(lh) is not torch.Tensor or type(rh) is not torch.Tensor \
+            or type(body) is not torch.Tensor:
+        return False
+    dtype, shape = lh.dtype, lh.shape
+    if len(shape) != 3 or shape[0] == 0 or shape[1] == 0 or dtype not in SUPPORTED_DTYPES \
+            or rh.dtype is not dtype or body.dtype is not dtype or lh.device != device \
+            or rh.device != device or body.device != device:
+        return False
+    rs, bs, dims = rh.shape, body.shape, module.dims
+    if len(rs) != 3 or len(bs) != 3 or rs[0] != shape[0] or bs[0] != shape[0] \
+            or rs[1] != shape[1] or bs[1] != shape[1] or shape[2] != dims["lh"] \
+            or rs[2] != dims["rh"] or bs[2] != dims["body"]:
+        return False
+    if mask is not None and (type(mask) is not torch.Tensor or mask.dtype is not torch.bool
+                             or mask.shape != shape[:2] or mask.device != device):
+        return False
+    return device.type == "cuda" or _interpreting()
+
+
+def _check_inputs(module, lh, rh, body, key_padding_mask, state) -> None:
     from slr_fused.models.cross_modal import leading_sizes
     named = {"lh": lh, "rh": rh, "body": body}
     for name, x in named.items():
@@ -1022,10 +1081,12 @@ def _validate(module, lh, rh, body, key_padding_mask) -> None:
     if len({x.dtype for x in named.values()}) != 1:
         raise TypeError("cross_modal_attention_triton: lh, rh and body must share one dtype, got "
                         f"{[x.dtype for x in named.values()]}")
-    devices = {x.device for x in named.values()} | {t.device for t in _module_state(module).tensors}
+    devices = {x.device for x in named.values()} | {t.device for t in state.tensors}
     if len(devices) != 1:
         raise ValueError("cross_modal_attention_triton: inputs and module parameters must be on "
                          f"one device, got {sorted(str(d) for d in devices)}")
+    if not torch.compiler.is_compiling():
+        state.check_device()
     if lh.shape[0] == 0 or lh.shape[1] == 0:
         raise ValueError(f"cross_modal_attention_triton: empty batch or sequence "
                          f"(B, T) = {tuple(lh.shape[:2])}")
@@ -1079,28 +1140,42 @@ def cross_modal_attention_triton(module, lh, rh, body, key_padding_mask=None,
         (lh_out, rh_out, body_out), plus the extras when requested. A modality that receives
         no direction is returned as the input tensor itself, as in the reference.
     """
-    from slr_fused.models.cross_modal import CrossModalExtras
-
     if torch.compiler.is_compiling():
         return cross_modal_attention_op(module, lh, rh, body, key_padding_mask, return_extras)
-    _validate(module, lh, rh, body, key_padding_mask)
-    plan = _module_state(module).plan
-    params = packed_parameters(module, plan)
+    state = _module_state(module)
+    _validate(module, lh, rh, body, key_padding_mask, state)
+    plan = state.plan
     want_maps = bool(return_extras) and bool(plan.maps)
     dropout_p, seed = dropout_arguments(module)
-    results = CrossModalAttentionFunction.apply(
-        plan, want_maps, dropout_p, seed, lh.contiguous(), rh.contiguous(), body.contiguous(), key_padding_mask,
-        *params)
-    return _assemble(plan, results, {"lh": lh, "rh": rh, "body": body}, module, return_extras,
-                     CrossModalExtras)
+    hidden = {"lh": lh, "rh": rh, "body": body}
+    lh, rh, body = lh.contiguous(), rh.contiguous(), body.contiguous()
+    train_weights = torch.is_grad_enabled() and any(t.requires_grad for t in state.tensors)
+    if train_weights:
+        state.check_device()  # cat would name no parameter
+        results = CrossModalAttentionFunction.apply(
+            plan, want_maps, dropout_p, seed, lh, rh, body, key_padding_mask,
+            flat_parameters(state.tensors))
+    elif torch.is_grad_enabled() and (lh.requires_grad or rh.requires_grad or body.requires_grad):
+        results = CrossModalAttentionFunction.apply(
+            plan, want_maps, dropout_p, seed, lh, rh, body, key_padding_mask, None,
+            packed_parameters(module, plan, state))
+    else:  # nothing to differentiate: no autograd node, the cached packing
+        feats = {"lh": lh, "rh": rh, "body": body}
+        outputs, maps, _, _, _ = cross_modal_attention_forward(
+            plan, feats, _mask_int8(key_padding_mask), packed_parameters(module, plan, state),
+            want_maps, dropout_p, seed)
+        results = (*outputs, maps)
+    return _assemble(plan, results, hidden, module, return_extras)
 
 
-def _assemble(plan, results, hidden, module, return_extras, extras_cls):
+def _assemble(plan, results, hidden, module, return_extras, extras_cls=None):
     by_target = {m: results[k] for k, (m, _) in enumerate(plan.targets)}
     outputs = tuple(by_target.get(m, hidden[m]) for m in MODALITY_CODES)
     if not return_extras:
         return outputs
     maps = results[len(plan.targets)]
+    if extras_cls is None:
+        from slr_fused.models.cross_modal import CrossModalExtras as extras_cls
     extras = extras_cls()
     for j, (name, _) in enumerate(plan.maps):
         extras.attention[name] = maps[j]

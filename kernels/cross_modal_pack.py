@@ -30,7 +30,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .cross_modal_plan import CrossModalPlan, _module_tensors as module_tensors  # noqa: F401
+from .cross_modal_plan import CrossModalPlan
 
 # Descriptor columns. Direction rows: offsets (elements, in the flat parameter vector) of
 # in_proj_weight (3d, d), in_proj_bias (3d), projection weight (d, ds) and bias (d), out_proj
@@ -310,7 +310,7 @@ def pack_forward(plan: CrossModalPlan, flat: torch.Tensor) -> List[torch.Tensor]
 
     Args:
         plan: from ``make_plan``.
-        flat: (N,) contiguous, the concatenation of ``_module_tensors`` (the plan's order) (fp32, bf16 or fp16).
+        flat: (N,) contiguous, the concatenation of ``_module_tensors`` (fp32, bf16, fp16).
 
     Returns:
         [wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb]: fp32 views of one buffer, equal to

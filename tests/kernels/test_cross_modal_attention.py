@@ -264,21 +264,6 @@ def test_gpu_tile_size_on_the_interpreter(monkeypatch):
     check_against_reference("hands-body", 1, 3, 30, "start", False)
 
 
-def test_compiled_parameter_packing(monkeypatch):
-    """GPUs pack the parameters through torch.compile: same values, gradients reach the module.
-
-    aot_eager traces the same graph inductor compiles on a GPU, without a C++ toolchain.
-    """
-    monkeypatch.setenv("SLR_FUSED_COMPILE_PACKING", "1")
-    monkeypatch.setenv("SLR_FUSED_PACKING_BACKEND", "aot_eager")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        check_against_reference("hands", 2, 1, 5, "end", True)
-    fallbacks = [w for w in caught if "compiled parameter packing failed" in str(w.message)]
-    assert not fallbacks, fallbacks[0].message  # it would still be correct, but eager
-    assert "aot_eager" in cma._COMPILED_PACK
-
-
 @pytest.mark.parametrize("extras", [False, True])
 def test_launch_counts(monkeypatch, extras):
     """The issue's budget: at most 3 Triton launches forward and 6 backward (here 2-3 and 2)."""

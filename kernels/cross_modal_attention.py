@@ -784,62 +784,90 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     E, K, H = len(plan.directions), len(plan.targets), plan.heads
     block_m, block_n = _block_sizes(T)
     _check_tiles(plan, block_m, block_n)
+    nmap = len(plan.maps) if want_maps else 0
+    const = _forward_constants(plan, nmap)
     o = _fresh(E, B, T, H, plan.dhp, like=lh, dtype=torch.float32)
     lse = _fresh(E, B, H, T, like=lh, dtype=torch.float32)
-    outputs = [_fresh(*feats[m].shape, like=feats[m]) for m, _ in plan.targets]
+    outputs = [_fresh(*feats[m].shape, like=feats[m]) for m in const["targets"]]
     has_mask = mask8 is not None
     mask_arg = mask8 if has_mask else lh
     prec = dot_precision(lh.dtype)
+    interpreting = _interpreting()
 
     qkv = _fresh(E, 3, B, H, T, plan.dhp, like=lh, dtype=PROJECTION_DTYPES.get(prec, torch.float32))
-    codes = [(MODALITY_CODES[t], MODALITY_CODES[s]) for t, s in plan.directions]
-    codes += [(0, 0)] * (6 - len(codes))
     # Tensor-core dots take 128-row tiles: with the attention's 32 rows, a (32, 16) head's output
     # is 4 MMA tiles for 8 warps, and the SASS showed each warp repeating its share 4 times (4x
     # the tensor work asked). Exact fp32 (FFMA) keeps 32 rows: 128 would spill 3 KB per thread.
-    block_p = block_m if (_interpreting() or prec == PREC_IEEE) else 128
+    block_p = block_m if (interpreting or prec == PREC_IEEE) else 128
     _cross_modal_attention_projection_kernel[(triton.cdiv(T, block_p), B, E)](
         qkv, wq, bq, wk, bk, wv, bv, feats["lh"], feats["rh"], feats["body"], T, B,
-        **{f"T{e}": t for e, (t, _) in enumerate(codes)},
-        **{f"S{e}": s for e, (_, s) in enumerate(codes)},
-        D_LH=plan.dim("lh"), D_RH=plan.dim("rh"), D_BODY=plan.dim("body"), H=H, DHP=plan.dhp,
-        DP=plan.dp, BLOCK_M=block_p, PREC=prec, **launch_options("projection", lh.device))
+        **const["projection"], BLOCK_M=block_p, PREC=prec,
+        **launch_options("projection", lh.device))
 
-    slot_args, consts = [], {}
+    slot_args = []
+    for k, slot in enumerate(const["slots"]):
+        if slot is None:
+            slot_args += [lh, lh, lh, lh, 1e-5]
+        else:
+            m, s0, s1, eps = slot
+            slot_args += [feats[m], feats[s0], feats[s1], outputs[k], eps]
+    grid = (triton.cdiv(T, block_m), B, K)
+    _cross_modal_attention_forward_kernel[grid](
+        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, qkv, *slot_args, T, B,
+        seed, float(dropout_p), **const["forward"], DROPOUT=dropout_p > 0, BLOCK_M=block_m,
+        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
+
+    maps = _fresh(nmap, B, T, T, like=lh)
+    if nmap:
+        map_args = [feats[m] for m in const["map_feats"]]
+        _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
+            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, qkv, *map_args, T, B, seed,
+            float(dropout_p), **const["maps"], DROPOUT=dropout_p > 0, BLOCK_M=block_m,
+            BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("maps", lh.device))
+    return outputs, maps, o, lse, qkv
+
+
+def _forward_constants(plan: CrossModalPlan, nmap: int) -> dict:
+    """The forward launches' constexprs and slot layout: a function of the plan alone, derived
+    once per plan (a cached call then only gathers its tensors)."""
+    key = ("forward", nmap)
+    const = plan.memo.get(key)
+    if const is not None:
+        return const
+    H, K = plan.heads, len(plan.targets)
+    codes = [(MODALITY_CODES[t], MODALITY_CODES[s]) for t, s in plan.directions]
+    codes += [(0, 0)] * (6 - len(codes))
+    projection = {**{f"T{e}": t for e, (t, _) in enumerate(codes)},
+                  **{f"S{e}": s for e, (_, s) in enumerate(codes)},
+                  "D_LH": plan.dim("lh"), "D_RH": plan.dim("rh"), "D_BODY": plan.dim("body"),
+                  "H": H, "DHP": plan.dhp, "DP": plan.dp}
+    slots, forward = [], {}
     for k in range(3):
         if k < K:
             m, srcs = plan.targets[k]
             s0 = srcs[0]
             s1 = srcs[1] if len(srcs) > 1 else srcs[0]
-            eps = plan.eps_of(m)
-            slot_args += [feats[m], feats[s0[1]], feats[s1[1]], outputs[k], eps]
-            consts.update({f"D{k}": plan.dim(m), f"N{k}": len(srcs), f"E{k}0": s0[0],
-                           f"DS{k}0": plan.dim(s0[1]), f"E{k}1": s1[0], f"DS{k}1": plan.dim(s1[1])})
+            slots.append((m, s0[1], s1[1], plan.eps_of(m)))
+            forward.update({f"D{k}": plan.dim(m), f"N{k}": len(srcs), f"E{k}0": s0[0],
+                            f"DS{k}0": plan.dim(s0[1]), f"E{k}1": s1[0],
+                            f"DS{k}1": plan.dim(s1[1])})
         else:
-            slot_args += [lh, lh, lh, lh, 1e-5]
-            consts.update({f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"DS{k}0": 1, f"E{k}1": 0,
-                           f"DS{k}1": 1})
-    grid = (triton.cdiv(T, block_m), B, K)
-    _cross_modal_attention_forward_kernel[grid](
-        mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, qkv, *slot_args, T, B,
-        seed, float(dropout_p), **consts, DROPOUT=dropout_p > 0, GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
-
-    nmap = len(plan.maps) if want_maps else 0
-    maps = _fresh(nmap, B, T, T, like=lh)
-    if nmap:
-        map_args, mconsts = [], {}
-        for j in range(2):
-            name, e = plan.maps[min(j, nmap - 1)]
-            t, s = plan.directions[e]
-            map_args += [feats[t], feats[s]]
-            mconsts.update({f"E{j}": e, f"D{j}": plan.dim(t), f"DS{j}": plan.dim(s)})
-        _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
-            mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, qkv, *map_args, T, B, seed, float(dropout_p),
-            **mconsts, NMAP=nmap, DROPOUT=dropout_p > 0,
-            H=H, DHP=plan.dhp, DP=plan.dp, BLOCK_M=block_m, BLOCK_N=block_n, HAS_MASK=has_mask,
-            PREC=prec, **launch_options("maps", lh.device))
-    return outputs, maps, o, lse, qkv
+            slots.append(None)
+            forward.update({f"D{k}": 1, f"N{k}": 1, f"E{k}0": 0, f"DS{k}0": 1, f"E{k}1": 0,
+                            f"DS{k}1": 1})
+    forward.update(GATING=plan.gating, H=H, DHP=plan.dhp, DP=plan.dp)
+    map_feats, maps = [], {}
+    for j in range(2 if nmap else 0):
+        name, e = plan.maps[min(j, nmap - 1)]
+        t, s = plan.directions[e]
+        map_feats += [t, s]
+        maps.update({f"E{j}": e, f"D{j}": plan.dim(t), f"DS{j}": plan.dim(s)})
+    maps.update(NMAP=nmap, H=H, DHP=plan.dhp, DP=plan.dp)
+    const = {"targets": [m for m, _ in plan.targets], "projection": projection,
+             "slots": slots, "forward": forward, "map_feats": map_feats, "maps": maps}
+    if not torch.compiler.is_compiling():
+        plan.memo[key] = const
+    return const
 
 
 def weight_gradient_shapes(plan: CrossModalPlan, B: int, nq: int, nk: int) -> dict:

@@ -6,10 +6,11 @@ differentiable torch ops (what ``torch.compile`` traces; eager calls pack with o
 ``cross_modal_pack``), and :func:`packed_parameters` caches the packing across no-grad calls.
 """
 
+import functools
 import math
 import weakref
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -55,10 +56,25 @@ class CrossModalPlan:
     dhp: int
 
     def dim(self, m: str) -> int:
-        return dict(self.dims)[m]
+        return self._dim_of[m]
 
     def eps_of(self, m: str) -> float:
-        return dict(self.eps)[m]
+        return self._eps_of[m]
+
+    # Derived once per plan (plans are cached, so per configuration); not fields, so they take
+    # no part in equality or hashing.
+    @functools.cached_property
+    def _dim_of(self) -> Dict[str, int]:
+        return dict(self.dims)
+
+    @functools.cached_property
+    def _eps_of(self) -> Dict[str, float]:
+        return dict(self.eps)
+
+    @functools.cached_property
+    def memo(self) -> dict:
+        """Launch arguments the launchers derive from the plan alone, computed once per key."""
+        return {}
 
     def map_slot(self, e: int) -> int:
         return next((j for j, (_, idx) in enumerate(self.maps) if idx == e), -1)
@@ -287,8 +303,13 @@ def packed_parameters(module, plan: CrossModalPlan, state=None) -> List[torch.Te
 
 
 def _check_tiles(plan: CrossModalPlan, block_m: int, block_n: int) -> None:
+    key = ("tiles checked", block_m, block_n)
+    if key in plan.memo:
+        return
     dims = dict(plan.dims)
     _check_dot_dim("DP (feature)", plan.dp, max(dims.values()))
     _check_dot_dim("DHP (head)", plan.dhp, max(dims[t] // plan.heads for t, _ in plan.directions))
     _check_dot_dim("BLOCK_M", block_m, 16)
     _check_dot_dim("BLOCK_N", block_n, 16)
+    if not torch.compiler.is_compiling():
+        plan.memo[key] = True

@@ -192,7 +192,8 @@ class CrossModalAttention(nn.Module):
             (lh_out, rh_out, body_out), plus the extras when requested.
         """
         lh, rh, body = _autocast_common_dtype(lh, rh, body)
-        check_inputs(lh, rh, body, key_padding_mask, self.dims)
+        if self.backend != "triton":  # the fused entry runs the same checks (and its own)
+            check_inputs(lh, rh, body, key_padding_mask, self.dims)
         backend = resolve_backend(self.backend, lh, self)
         if backend == "triton":
             return _fused_entry()(self, lh, rh, body, key_padding_mask, return_extras)

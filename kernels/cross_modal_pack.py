@@ -30,6 +30,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .cross_modal_launch import launch_options
 from .cross_modal_plan import CrossModalPlan
 
 # Descriptor columns. Direction rows: offsets (elements, in the flat parameter vector) of
@@ -37,6 +38,8 @@ from .cross_modal_plan import CrossModalPlan
 # weight (d, d) and bias (d), then d and ds. Target rows: gate weight (d, n_in d) and bias (d),
 # LayerNorm weight and bias (d), then d and n_in (the gate's input blocks).
 DESC_COLUMNS = 8
+# Rows of a head handled at once (a power of two <= every DHP, which is >= 16).
+PACK_ROWS = 16
 PACK_NAMES = ("wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo", "wg", "bg", "lnw", "lnb")
 
 # Tests set this to NaN (as the attention launchers' ``_POISON``): both kernels must write every
@@ -58,6 +61,33 @@ def _load_tile(ptr, rows, cols, row_stride, n_rows, n_cols):
 
 
 @triton.jit
+def _pack_head_rows(flat_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, wp, bp,
+                    src_win, src_bin, src_wo, d, dh, scale, dst, h, rows, DHP: tl.constexpr,
+                    DP: tl.constexpr):
+    """Rows ``rows`` of head h of one direction: wq/bq (scaled), wk/bk and wv/bv (composed with
+    the projection: W Wp and W bp + b), wo (transposed: wo[r, c] = Wo[c, h dh + r])."""
+    cols = tl.arange(0, DP)
+    ok = rows < dh
+    head = h * dh + rows  # these rows of a (d, ...) weight
+    tile = rows[:, None] * DP + cols[None, :]
+    wq = _load_tile(flat_ptr + src_win + h * dh * d, rows, cols, d, dh, d)
+    tl.store(wq_ptr + dst * DHP * DP + tile, wq * scale)
+    bq = tl.load(flat_ptr + src_bin + head, mask=ok, other=0.0).to(tl.float32)
+    tl.store(bq_ptr + dst * DHP + rows, bq * scale)
+    wk = _load_tile(flat_ptr + src_win + (d + h * dh) * d, rows, cols, d, dh, d)
+    tl.store(wk_ptr + dst * DHP * DP + tile, tl.dot(wk, wp, input_precision="ieee"))
+    bk = tl.load(flat_ptr + src_bin + d + head, mask=ok, other=0.0).to(tl.float32)
+    tl.store(bk_ptr + dst * DHP + rows, tl.sum(wk * bp[None, :], axis=1) + bk)
+    wv = _load_tile(flat_ptr + src_win + (2 * d + h * dh) * d, rows, cols, d, dh, d)
+    tl.store(wv_ptr + dst * DHP * DP + tile, tl.dot(wv, wp, input_precision="ieee"))
+    bv = tl.load(flat_ptr + src_bin + 2 * d + head, mask=ok, other=0.0).to(tl.float32)
+    tl.store(bv_ptr + dst * DHP + rows, tl.sum(wv * bp[None, :], axis=1) + bv)
+    wo = tl.load(flat_ptr + src_wo + cols[None, :] * d + head[:, None],
+                 mask=ok[:, None] & (cols[None, :] < d), other=0.0).to(tl.float32)
+    tl.store(wo_ptr + dst * DHP * DP + tile, wo)
+
+
+@triton.jit
 def _cross_modal_attention_pack_kernel(
         flat_ptr,  # (N,) the module's parameters, flattened and concatenated (fp32/bf16/fp16)
         desc_ptr,  # (E + K, DESC_COLUMNS) int32, see pack_descriptor
@@ -67,14 +97,17 @@ def _cross_modal_attention_pack_kernel(
         wo_ptr, bo_ptr,  # (E, H, DHP, DP), (E, DP) fp32
         wg_ptr, bg_ptr,  # (K, 3, DP, DP), (K, DP) fp32 (zeros when GATING is off)
         lnw_ptr, lnb_ptr,  # (K, DP), (K, DP) fp32
-        E, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, GATING: tl.constexpr):
+        E, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, GATING: tl.constexpr,
+        ROWS: tl.constexpr):
     """Grid (E + K,): program p < E packs direction p, program E + k packs target k.
 
-    Every element of the packed tensors is written, padding included (as zeros).
+    Every element of the packed tensors is written, padding included (as zeros). A head's rows
+    are handled ROWS at a time, so one head's tiles never exceed (ROWS, DP): with 1 head
+    (DHP = 64) whole-head tiles spilled ~0.7 KB per thread on sm_90.
     """
     p = tl.program_id(0)
     desc = desc_ptr + p * 8
-    rows = tl.arange(0, DHP)
+    chunk = tl.arange(0, ROWS)
     cols = tl.arange(0, DP)
     inner = tl.arange(0, DP)
     if p < E:
@@ -87,28 +120,12 @@ def _cross_modal_attention_pack_kernel(
         scale = 1.0 / tl.sqrt_rn(dh.to(tl.float32))
         wp = _load_tile(flat_ptr + src_wp, inner, cols, ds, d, ds)  # (DP, DP): Wp[i, c]
         bp = tl.load(flat_ptr + src_bp + inner, mask=inner < d, other=0.0).to(tl.float32)
-        ok = rows < dh
-        tile = rows[:, None] * DP + cols[None, :]
         for h in range(H):
-            dst = e * H + h
-            head = h * dh + rows  # this head's rows of a (d, ...) weight
-            wq = _load_tile(flat_ptr + src_win + h * dh * d, rows, cols, d, dh, d)
-            tl.store(wq_ptr + dst * DHP * DP + tile, wq * scale)
-            bq = tl.load(flat_ptr + src_bin + head, mask=ok, other=0.0).to(tl.float32)
-            tl.store(bq_ptr + dst * DHP + rows, bq * scale)
-            # K and V see the projected source: W Wp and W bp + b.
-            wk = _load_tile(flat_ptr + src_win + (d + h * dh) * d, rows, inner, d, dh, d)
-            tl.store(wk_ptr + dst * DHP * DP + tile, tl.dot(wk, wp, input_precision="ieee"))
-            bk = tl.load(flat_ptr + src_bin + d + head, mask=ok, other=0.0).to(tl.float32)
-            tl.store(bk_ptr + dst * DHP + rows, tl.sum(wk * bp[None, :], axis=1) + bk)
-            wv = _load_tile(flat_ptr + src_win + (2 * d + h * dh) * d, rows, inner, d, dh, d)
-            tl.store(wv_ptr + dst * DHP * DP + tile, tl.dot(wv, wp, input_precision="ieee"))
-            bv = tl.load(flat_ptr + src_bin + 2 * d + head, mask=ok, other=0.0).to(tl.float32)
-            tl.store(bv_ptr + dst * DHP + rows, tl.sum(wv * bp[None, :], axis=1) + bv)
-            # Wo stored transposed per head: wo[e, h, r, c] = Wo[c, h dh + r].
-            wo = tl.load(flat_ptr + src_wo + cols[None, :] * d + head[:, None],
-                         mask=ok[:, None] & (cols[None, :] < d), other=0.0).to(tl.float32)
-            tl.store(wo_ptr + dst * DHP * DP + tile, wo)
+            for r0 in range(0, DHP, ROWS):
+                rows = r0 + chunk
+                _pack_head_rows(flat_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr,
+                                wp, bp, src_win, src_bin, src_wo, d, dh, scale, e * H + h, h,
+                                rows, DHP, DP)
         bo = tl.load(flat_ptr + src_bo + cols, mask=cols < d, other=0.0).to(tl.float32)
         tl.store(bo_ptr + e * DP + cols, bo)
     else:
@@ -145,29 +162,48 @@ def _sum_rows(ptr, R, row_size, offs, mask):
 
 @triton.jit
 def _unpack_composed(flat_ptr, grad_ptr, dw_ptr, db_ptr, dwp, dbp, wp, bp, src_win, src_bin,
-                     off, d, h, dh, src, R, w_size, b_size, DHP: tl.constexpr, DP: tl.constexpr):
-    """Backward of one head's composed key (or value) weights, ``off`` = d (K) or 2 d (V).
+                     off, d, h, dh, src, rows, R, w_size, b_size, DHP: tl.constexpr,
+                     DP: tl.constexpr):
+    """Backward of rows ``rows`` of head h's composed key (``off`` = d) or value (2 d) weights.
 
     w = W_h Wp and b = W_h bp + b_h, so dW_h = G Wp^T + gb bp^T, db_h = gb, and the projection
     collects dWp += W_h^T G, dbp += W_h^T gb. Returns the updated (dwp, dbp).
     """
-    rows = tl.arange(0, DHP)
-    inner = tl.arange(0, DP)
     cols = tl.arange(0, DP)
     ok = rows < dh
     head = off + h * dh + rows
     tile = rows[:, None] * DP + cols[None, :]
     g = _sum_rows(dw_ptr, R, w_size, src * DHP * DP + tile, tile < DHP * DP)
     gb = _sum_rows(db_ptr, R, b_size, src * DHP + rows, rows < DHP)
-    w = _load_tile(flat_ptr + src_win + (off + h * dh) * d, rows, inner, d, dh, d)
+    w = _load_tile(flat_ptr + src_win + (off + h * dh) * d, rows, cols, d, dh, d)
     dw = tl.dot(g, tl.trans(wp), input_precision="ieee") + gb[:, None] * bp[None, :]
     out_ty = grad_ptr.dtype.element_ty
-    tl.store(grad_ptr + src_win + head[:, None] * d + inner[None, :], dw.to(out_ty),
-             mask=ok[:, None] & (inner[None, :] < d))
+    tl.store(grad_ptr + src_win + head[:, None] * d + cols[None, :], dw.to(out_ty),
+             mask=ok[:, None] & (cols[None, :] < d))
     tl.store(grad_ptr + src_bin + head, gb.to(out_ty), mask=ok)
     dwp += tl.dot(tl.trans(w), g, input_precision="ieee")
     dbp += tl.sum(w * gb[:, None], axis=0)
     return dwp, dbp
+
+
+@triton.jit
+def _unpack_head_rows(flat_ptr, grad_ptr, dwq_ptr, dbq_ptr, dwo_ptr, src_win, src_bin, src_wo,
+                      d, dh, scale, src, h, rows, R1, w_size, b_size, DHP: tl.constexpr,
+                      DP: tl.constexpr):
+    """Rows ``rows`` of head h: the gradients of Wq/bq (through the scale) and of Wo."""
+    cols = tl.arange(0, DP)
+    out_ty = grad_ptr.dtype.element_ty
+    ok = rows < dh
+    head = h * dh + rows
+    tile = rows[:, None] * DP + cols[None, :]
+    row_mask = ok[:, None] & (cols[None, :] < d)
+    gq = _sum_rows(dwq_ptr, R1, w_size, src * DHP * DP + tile, tile < DHP * DP)
+    tl.store(grad_ptr + src_win + head[:, None] * d + cols[None, :], (gq * scale).to(out_ty),
+             mask=row_mask)
+    gbq = _sum_rows(dbq_ptr, R1, b_size, src * DHP + rows, rows < DHP)
+    tl.store(grad_ptr + src_bin + head, (gbq * scale).to(out_ty), mask=ok)
+    go = _sum_rows(dwo_ptr, R1, w_size, src * DHP * DP + tile, tile < DHP * DP)
+    tl.store(grad_ptr + src_wo + cols[None, :] * d + head[:, None], go.to(out_ty), mask=row_mask)
 
 
 @triton.jit
@@ -182,14 +218,15 @@ def _cross_modal_attention_unpack_kernel(
         dwg_ptr, dbg_ptr,  # (R1, K, 3, DP, DP), (R1, K, DP); unused when GATING is off
         dlnw_ptr, dlnb_ptr,  # (R1, K, DP), (R1, K, DP)
         E, K, R1, R2, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
-        GATING: tl.constexpr):
-    """Grid (E + K,), as the pack kernel: the packing's backward, partial rows summed here.
+        GATING: tl.constexpr, ROWS: tl.constexpr):
+    """Grid (E + K,), as the pack kernel: the packing's backward, partial rows summed here
+    (ROWS rows of a head at a time, as the pack kernel).
 
     Every element of the gradient is written once.
     """
     p = tl.program_id(0)
     desc = desc_ptr + p * 8
-    rows = tl.arange(0, DHP)
+    chunk = tl.arange(0, ROWS)
     cols = tl.arange(0, DP)
     inner = tl.arange(0, DP)
     out_ty = grad_ptr.dtype.element_ty
@@ -205,28 +242,19 @@ def _cross_modal_attention_unpack_kernel(
         bp = tl.load(flat_ptr + src_bp + inner, mask=inner < d, other=0.0).to(tl.float32)
         dwp = tl.zeros((DP, DP), dtype=tl.float32)
         dbp = tl.zeros((DP,), dtype=tl.float32)
-        ok = rows < dh
-        tile = rows[:, None] * DP + cols[None, :]
-        row_mask = ok[:, None] & (cols[None, :] < d)
         w_size, b_size = E * H * DHP * DP, E * H * DHP
         for h in range(H):
             src = e * H + h
-            head = h * dh + rows
-            all_tile = tile < DHP * DP
-            gq = _sum_rows(dwq_ptr, R1, w_size, src * DHP * DP + tile, all_tile)
-            tl.store(grad_ptr + src_win + head[:, None] * d + cols[None, :],
-                     (gq * scale).to(out_ty), mask=row_mask)
-            gbq = _sum_rows(dbq_ptr, R1, b_size, src * DHP + rows, rows < DHP)
-            tl.store(grad_ptr + src_bin + head, (gbq * scale).to(out_ty), mask=ok)
-            dwp, dbp = _unpack_composed(flat_ptr, grad_ptr, dwk_ptr, dbk_ptr, dwp, dbp, wp, bp,
-                                        src_win, src_bin, d, d, h, dh, src, R2, w_size, b_size,
-                                        DHP, DP)
-            dwp, dbp = _unpack_composed(flat_ptr, grad_ptr, dwv_ptr, dbv_ptr, dwp, dbp, wp, bp,
-                                        src_win, src_bin, 2 * d, d, h, dh, src, R2, w_size,
-                                        b_size, DHP, DP)
-            go = _sum_rows(dwo_ptr, R1, w_size, src * DHP * DP + tile, all_tile)
-            tl.store(grad_ptr + src_wo + cols[None, :] * d + head[:, None], go.to(out_ty),
-                     mask=row_mask)
+            for r0 in range(0, DHP, ROWS):
+                rows = r0 + chunk
+                _unpack_head_rows(flat_ptr, grad_ptr, dwq_ptr, dbq_ptr, dwo_ptr, src_win, src_bin,
+                                  src_wo, d, dh, scale, src, h, rows, R1, w_size, b_size, DHP, DP)
+                dwp, dbp = _unpack_composed(flat_ptr, grad_ptr, dwk_ptr, dbk_ptr, dwp, dbp, wp,
+                                            bp, src_win, src_bin, d, d, h, dh, src, rows, R2,
+                                            w_size, b_size, DHP, DP)
+                dwp, dbp = _unpack_composed(flat_ptr, grad_ptr, dwv_ptr, dbv_ptr, dwp, dbp, wp,
+                                            bp, src_win, src_bin, 2 * d, d, h, dh, src, rows, R2,
+                                            w_size, b_size, DHP, DP)
         tl.store(grad_ptr + src_wp + inner[:, None] * ds + cols[None, :], dwp.to(out_ty),
                  mask=(inner[:, None] < d) & (cols[None, :] < ds))
         tl.store(grad_ptr + src_bp + inner, dbp.to(out_ty), mask=inner < d)
@@ -323,7 +351,7 @@ def pack_forward(plan: CrossModalPlan, flat: torch.Tensor) -> List[torch.Tensor]
     E, K = len(plan.directions), len(plan.targets)
     _cross_modal_attention_pack_kernel[(E + K,)](
         flat, pack_descriptor(plan, flat.device), *packed, E, H=plan.heads, DHP=plan.dhp,
-        DP=plan.dp, GATING=plan.gating, num_warps=4)
+        DP=plan.dp, GATING=plan.gating, ROWS=PACK_ROWS, **launch_options("pack", flat.device))
     return packed
 
 
@@ -349,7 +377,7 @@ def pack_backward(plan: CrossModalPlan, flat: torch.Tensor,
     _cross_modal_attention_unpack_kernel[(E + K,)](
         flat, pack_descriptor(plan, flat.device), grad, dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo,
         dwg, dbg, dlnw, dlnb, E, K, dwq.shape[0], dwk.shape[0], H=plan.heads, DHP=plan.dhp,
-        DP=plan.dp, GATING=plan.gating, num_warps=4)
+        DP=plan.dp, GATING=plan.gating, ROWS=PACK_ROWS, **launch_options("unpack", flat.device))
     return grad
 
 

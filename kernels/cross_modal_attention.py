@@ -753,6 +753,11 @@ SCRATCH_ROWS = 64
 _POISON: Optional[float] = None
 
 
+def _cdiv(a: int, b: int) -> int:
+    # triton.cdiv is a jit function: called on the host it costs microseconds per call
+    return -(-a // b)
+
+
 def _fresh(*shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
     out = torch.empty(*shape, device=like.device, dtype=dtype or like.dtype)
     if _POISON is not None:
@@ -799,7 +804,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     # is 4 MMA tiles for 8 warps, and the SASS showed each warp repeating its share 4 times (4x
     # the tensor work asked). Exact fp32 (FFMA) keeps 32 rows: 128 would spill 3 KB per thread.
     block_p = block_m if (interpreting or prec == PREC_IEEE) else 128
-    _cross_modal_attention_projection_kernel[(triton.cdiv(T, block_p), B, E)](
+    _cross_modal_attention_projection_kernel[(_cdiv(T, block_p), B, E)](
         qkv, wq, bq, wk, bk, wv, bv, feats["lh"], feats["rh"], feats["body"], T, B,
         **const["projection"], BLOCK_M=block_p, PREC=prec,
         **launch_options("projection", lh.device))
@@ -811,7 +816,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
         else:
             m, s0, s1, eps = slot
             slot_args += [feats[m], feats[s0], feats[s1], outputs[k], eps]
-    grid = (triton.cdiv(T, block_m), B, K)
+    grid = (_cdiv(T, block_m), B, K)
     _cross_modal_attention_forward_kernel[grid](
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, qkv, *slot_args, T, B,
         seed, float(dropout_p), **const["forward"], DROPOUT=dropout_p > 0, BLOCK_M=block_m,
@@ -820,7 +825,7 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     maps = _fresh(nmap, B, T, T, like=lh)
     if nmap:
         map_args = [feats[m] for m in const["map_feats"]]
-        _cross_modal_attention_maps_kernel[(triton.cdiv(T, block_m), B, nmap)](
+        _cross_modal_attention_maps_kernel[(_cdiv(T, block_m), B, nmap)](
             mask_arg, maps, wq, bq, wk, bk, wv, bv, lse, qkv, *map_args, T, B, seed,
             float(dropout_p), **const["maps"], DROPOUT=dropout_p > 0, BLOCK_M=block_m,
             BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("maps", lh.device))

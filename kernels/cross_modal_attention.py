@@ -8,13 +8,13 @@ The specification is ``CrossModalAttention.forward_reference`` in
     o_h = softmax(q k^T, key padding) v                      f_e = sum_h o_h Wo_h^T + bo
     out_i = LayerNorm(H_i + sigmoid([H_i | f_e ...] Wg^T + bg) * sum_e f_e)    (gating off: no gate)
 
-Parameters are read from the module and *packed* with differentiable torch ops
-(:func:`pack_parameters`): the projection is composed into the key/value weights
-(``Wk Wp``, ``Wk bp + bk``), the softmax scale is folded into ``Wq``/``bq``, every head and
-feature dimension is zero-padded to ``max(16, next_power_of_2(d))`` so each ``tl.dot`` has a
-legal GPU shape, and the gate weight is split into its per-input blocks. Gradients come back for
-the packed tensors and autograd carries them through the packing to the module's own parameters,
-so the state_dict and parameter names never change.
+Parameters are read from the module and *packed* (defined by :func:`pack_parameters`; eager
+calls run it as one Triton launch, ``cross_modal_pack``): the projection is composed into the
+key/value weights (``Wk Wp``, ``Wk bp + bk``), the softmax scale is folded into ``Wq``/``bq``,
+every head and feature dimension is zero-padded to ``max(16, next_power_of_2(d))`` so each
+``tl.dot`` has a legal GPU shape, and the gate weight is split into its per-input blocks. The
+unpack kernel turns the packed tensors' gradients back into the module's own parameters'
+(through one ``cat``), so the state_dict and parameter names never change.
 
 Launch plan (tiles held in fp32; softmax, LayerNorm statistics and every accumulation in fp32;
 the dots' operands in the launch's precision ``PREC``, see :func:`dot_precision`: bf16/fp16
@@ -49,10 +49,11 @@ Backward, 2 launches:
   The partial buffers are summed with ``torch.sum`` (deterministic, no atomics).
   Launch options (``num_warps``, ``maxnreg``) per architecture: :data:`LAUNCH_OPTIONS`.
 
-Around the launches (plain torch, not fused): the parameter packing above (on CUDA compiled
-once with ``torch.compile`` into a few fused kernels, forward and backward; eagerly it would be
-~120 tiny kernels each way; cached across no-grad calls while the parameters are unchanged), the
-int8 copy of the padding mask, and one ``sum`` per partial buffer. Alignment features of
+Around the launches: the parameter packing (``cat`` + one pack launch forward, one unpack
+launch backward that also sums the weight-gradient partial buffers; cached across no-grad calls
+while the parameters are unchanged) and the fill of the partial buffers; the padding mask is
+viewed as int8 (no copy). A training forward+backward dispatches 8 kernels, a cached no-grad call
+2, with no device-to-host sync. Alignment features of
 ``return_extras`` are computed with plain torch by ``module.alignment_features``, exactly as the
 reference computes them (the projections are not written by the kernels).
 
@@ -83,7 +84,8 @@ graph holds one op. :func:`cross_modal_attention_flops` gives the analytic FLOP 
 Layout (read top-down like a Liger-Kernel op): this file holds the Triton kernels (projection,
 forward, maps, backward), their launchers and the autograd Function with the entry point. Beside
 it in ``kernels/``: ``cross_modal_jit.py`` (the small ``@triton.jit`` helpers and the ``PREC_*``
-codes), ``cross_modal_plan.py`` (:class:`CrossModalPlan`, parameter packing and its cache),
+codes), ``cross_modal_plan.py`` (:class:`CrossModalPlan`, the packing's definition and its cache),
+``cross_modal_pack.py`` (the pack and unpack kernels),
 ``cross_modal_launch.py`` (dot precision, tile sizes, launch options per architecture),
 ``cross_modal_op.py`` (the ``torch.library`` registration, imported at the end of this file) and
 ``cross_modal_flops.py`` (the FLOP count). Every public name (and the private ones tests and the

@@ -106,7 +106,7 @@ def _cross_modal_attention_pack_kernel(
     (DHP = 64) whole-head tiles spilled ~0.7 KB per thread on sm_90.
     """
     p = tl.program_id(0)
-    desc = desc_ptr + p * 8
+    desc = desc_ptr + p * 8  # DESC_COLUMNS
     chunk = tl.arange(0, ROWS)
     cols = tl.arange(0, DP)
     inner = tl.arange(0, DP)
@@ -225,7 +225,7 @@ def _cross_modal_attention_unpack_kernel(
     Every element of the gradient is written once.
     """
     p = tl.program_id(0)
-    desc = desc_ptr + p * 8
+    desc = desc_ptr + p * 8  # DESC_COLUMNS
     chunk = tl.arange(0, ROWS)
     cols = tl.arange(0, DP)
     inner = tl.arange(0, DP)

@@ -15,9 +15,9 @@ import torch
 
 pytest.importorskip("triton", reason="Triton is not installed (pip install -e .[kernels])")
 
-import slr_fused.kernels.cross_modal_attention as cma  # noqa: E402
 import slr_fused.kernels.cross_modal_pack as pack  # noqa: E402
-from slr_fused.kernels.cross_modal_plan import _module_tensors, _pack_tensors, make_plan  # noqa: E402
+from slr_fused.kernels.cross_modal_plan import (_module_tensors, _pack_tensors,  # noqa: E402
+                                               make_plan)
 from slr_fused.models.cross_modal import VALID_HEADS, CrossModalAttention  # noqa: E402
 
 MODES = {

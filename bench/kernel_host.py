@@ -67,6 +67,31 @@ def _stubbed(arch=90, gpu_tiles=False):
         yield state
 
 
+@contextmanager
+def _launches_skipped(names=None):
+    """Every Triton launch returns at once, its kernel's name appended to ``names`` if given.
+
+    Unlike the launch recorder this keeps no arguments: the recorder's bookkeeping would be
+    timed, and the tensors it holds would make autograd copy gradients it could otherwise
+    hand over (three ``copy_`` per backward no GPU run makes)."""
+    from slr_fused.bench.kernel_capture import _launch_classes
+    saved = [(cls, cls.__dict__.get("run")) for cls in _launch_classes()]
+
+    def run(self, *args, **kwargs):
+        if names is not None:
+            names.append(getattr(self, "__name__", None) or self.fn.__name__)
+    for cls, _ in saved:
+        cls.run = run
+    try:
+        yield
+    finally:
+        for cls, own in saved:
+            if own is None:
+                del cls.run
+            else:
+                cls.run = own
+
+
 def dispatch_counts(heads=3, B=32, T=204, dtype=torch.float32, masked=True) -> dict:
     """Kernels and syncs of one training forward, its backward, and a cached no-grad call."""
     module = make_block(heads, dtype).train()
@@ -104,31 +129,6 @@ def dispatch_counts(heads=3, B=32, T=204, dtype=torch.float32, masked=True) -> d
     out["train_syncs"] = out["forward_syncs"] + out["backward_syncs"]
     out["cached_nograd_kernels"] = out["cached_nograd_aten"] + out["cached_nograd_triton"]
     return out
-
-
-@contextmanager
-def _launches_skipped(names=None):
-    """Every Triton launch returns at once, its kernel's name appended to ``names`` if given.
-
-    Unlike the launch recorder this keeps no arguments: the recorder's bookkeeping would be
-    timed, and the tensors it holds would make autograd copy gradients it could otherwise
-    hand over (three ``copy_`` per backward no GPU run makes)."""
-    from slr_fused.bench.kernel_capture import _launch_classes
-    saved = [(cls, cls.__dict__.get("run")) for cls in _launch_classes()]
-
-    def run(self, *args, **kwargs):
-        if names is not None:
-            names.append(getattr(self, "__name__", None) or self.fn.__name__)
-    for cls, _ in saved:
-        cls.run = run
-    try:
-        yield
-    finally:
-        for cls, own in saved:
-            if own is None:
-                del cls.run
-            else:
-                cls.run = own
 
 
 def python_time_us(heads=3, B=32, T=204, dtype=torch.float32, masked=True, calls=300) -> dict:

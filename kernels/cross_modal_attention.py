@@ -46,7 +46,8 @@ Backward, 2 launches:
      direction where this modality is the source, the dK/dV pass over the saved queries (P from
      the saved log-sum-exp), dH_j = dK Wk + dV Wv, plus the query-side part from launch 1 when
      the modality is also a target; composed key/value weight gradients go to partial buffers.
-  The partial buffers are summed with ``torch.sum`` (deterministic, no atomics).
+  The partial buffers are summed by the unpack kernel (eager calls, ``cross_modal_pack``) or by
+  ``torch.sum`` (the registered op).
   Launch options (``num_warps``, ``maxnreg``) per architecture: :data:`LAUNCH_OPTIONS`.
 
 Around the launches: the parameter packing (``cat`` + one pack launch forward, one unpack

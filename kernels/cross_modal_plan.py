@@ -6,11 +6,10 @@ differentiable torch ops (what ``torch.compile`` traces; eager calls pack with o
 ``cross_modal_pack``), and :func:`packed_parameters` caches the packing across no-grad calls.
 """
 
-import functools
 import math
 import weakref
-from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from dataclasses import dataclass, field
+from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -55,26 +54,16 @@ class CrossModalPlan:
     dp: int
     dhp: int
 
+    # What the launchers derive from the plan alone (launch constants, checked tile sizes),
+    # computed once per key; no part of equality or hashing. (A field, not a cached_property:
+    # Dynamo traces plans and cannot enter cached_property's lock.)
+    memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
     def dim(self, m: str) -> int:
-        return self._dim_of[m]
+        return dict(self.dims)[m]
 
     def eps_of(self, m: str) -> float:
-        return self._eps_of[m]
-
-    # Derived once per plan (plans are cached, so per configuration); not fields, so they take
-    # no part in equality or hashing.
-    @functools.cached_property
-    def _dim_of(self) -> Dict[str, int]:
-        return dict(self.dims)
-
-    @functools.cached_property
-    def _eps_of(self) -> Dict[str, float]:
-        return dict(self.eps)
-
-    @functools.cached_property
-    def memo(self) -> dict:
-        """Launch arguments the launchers derive from the plan alone, computed once per key."""
-        return {}
+        return dict(self.eps)[m]
 
     def map_slot(self, e: int) -> int:
         return next((j for j, (_, idx) in enumerate(self.maps) if idx == e), -1)

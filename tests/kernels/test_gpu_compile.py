@@ -103,7 +103,7 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
     pack.pack_backward(plan, flat, partials)
 
     types = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.float16: "*fp16",
-             torch.int8: "*i8"}
+             torch.int8: "*i8", torch.int32: "*i32"}
     for fn, args, kwargs in captured:
         signature = {}
         for name, a in zip(fn.arg_names, args):

@@ -242,7 +242,7 @@ def judge(report: dict) -> list:
             # does, whatever the inputs' dtype: no tensor cores meant there (~0.1% of the work).
             values["tensor_core_kernels_missing"] = sum(
                 1 for r in tc for k in r["kernels"]
-                if k["mix"]["HMMA"] + k["mix"]["WGMMA"] == 0 and "pack" not in k["name"])
+                if k["mix"]["HMMA"] + k["mix"]["WGMMA"] == 0 and "pack" not in k.get("name", ""))
         ks = [k for r in rows for k in r["kernels"]]
         values["forward_spill_store_bytes"] = max(
             [k["spill_store_bytes"] for k in ks if k["phase"] == "forward"] or [0])

@@ -1,16 +1,14 @@
 """The parameter plan and packing of the cross-modal attention kernels.
 
 :class:`CrossModalPlan` is everything the kernels specialise on, derived once from a module's
-configuration. :func:`pack_parameters` reads the module's parameters into the kernels' padded
-layout with differentiable torch ops (see the kernel module's docstring), and
-:func:`packed_parameters` caches that packing across no-grad calls.
+configuration. :func:`pack_parameters` defines the kernels' padded parameter layout with
+differentiable torch ops (what ``torch.compile`` traces; eager calls pack with one Triton launch,
+``cross_modal_pack``), and :func:`packed_parameters` caches the packing across no-grad calls.
 """
 
 import math
-import os
-import warnings
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Tuple
 
 import torch
@@ -55,6 +53,11 @@ class CrossModalPlan:
     eps: Tuple[Tuple[str, float], ...]
     dp: int
     dhp: int
+
+    # What the launchers derive from the plan alone (launch constants, checked tile sizes),
+    # computed once per key; no part of equality or hashing. (A field, not a cached_property:
+    # Dynamo traces plans and cannot enter cached_property's lock.)
+    memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def dim(self, m: str) -> int:
         return dict(self.dims)[m]
@@ -187,25 +190,12 @@ def _pack_tensors(plan: CrossModalPlan, *tensors: torch.Tensor) -> List[torch.Te
     return out
 
 
-# Eagerly the packing is ~120 tiny kernels forward and as many backward, more launches than
-# the whole eager reference. On a GPU it is compiled once (inductor fuses it into a handful of
-# kernels). SLR_FUSED_COMPILE_PACKING: "auto" (CUDA only, default), "1" (always), "0" (never);
-# SLR_FUSED_PACKING_BACKEND picks the torch.compile backend (default inductor).
-_COMPILED_PACK = {}
-
-
-def _compiled_packing(example: torch.Tensor):
-    mode = os.environ.get("SLR_FUSED_COMPILE_PACKING", "auto")
-    if mode == "0" or (mode == "auto" and not example.is_cuda) or torch.compiler.is_compiling():
-        return None
-    backend = os.environ.get("SLR_FUSED_PACKING_BACKEND", "inductor")
-    if backend not in _COMPILED_PACK:
-        _COMPILED_PACK[backend] = torch.compile(_pack_tensors, backend=backend, dynamic=False)
-    return _COMPILED_PACK[backend]
-
-
 def pack_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
     """The module's parameters in the kernels' padded layout, built with differentiable ops.
+
+    The definition of the layout, and what ``torch.compile`` traces (the registered op): Dynamo
+    fuses it into a few kernels. Eager calls pack with one Triton launch instead
+    (``cross_modal_pack``), checked against this function in the tests.
 
     Args:
         module: the ``CrossModalAttention`` whose parameters are read (never copied out of
@@ -218,16 +208,7 @@ def pack_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
         bg/lnw/lnb (K, DP). wq/bq carry the softmax scale, wk/bk and wv/bv the projection
         (``Wk Wp``, ``Wk bp + bk``), wo is stored transposed per head (``Wo[:, head]^T``).
     """
-    tensors = _module_tensors(module, plan)
-    compiled = _compiled_packing(tensors[0])
-    if compiled is not None:
-        try:
-            return list(compiled(plan, *tensors))
-        except Exception as exc:  # a compiler problem must cost speed, never correctness
-            warnings.warn(f"cross-modal attention: compiled parameter packing failed ({exc!r:.200}); "
-                          "packing eagerly from now on", RuntimeWarning, stacklevel=2)
-            os.environ["SLR_FUSED_COMPILE_PACKING"] = "0"
-    return _pack_tensors(plan, *tensors)
+    return _pack_tensors(plan, *_module_tensors(module, plan))
 
 
 class _ModuleState:
@@ -235,13 +216,24 @@ class _ModuleState:
 
     Found again through a cheap configuration key, so a cached call never walks
     ``module.parameters()`` (a recursive generator over the ModuleDicts, tens of microseconds).
+    ``device`` is the one device every parameter was on when last checked (:meth:`check_device`,
+    run whenever the packing is rebuilt); the input checks compare against it.
     """
 
-    __slots__ = ("config", "plan", "tensors", "versions", "packed")
+    __slots__ = ("config", "plan", "tensors", "versions", "packed", "device")
 
     def __init__(self, config, plan, tensors):
         self.config, self.plan, self.tensors = config, plan, tensors
-        self.versions, self.packed = None, None
+        self.versions, self.packed, self.device = None, None, None
+
+    def check_device(self) -> torch.device:
+        """The parameters' one device (one clear error when they are spread over several)."""
+        devices = {t.device for t in self.tensors}
+        if len(devices) != 1:
+            raise ValueError("cross_modal_attention_triton: the module's parameters must be on "
+                             f"one device, got {sorted(str(d) for d in devices)}")
+        self.device = devices.pop()
+        return self.device
 
 
 _MODULE_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -250,12 +242,16 @@ _MODULE_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def _module_state(module) -> _ModuleState:
     # Swapping a submodule of a module that already ran (rather than changing its parameters)
     # is not noticed; the configuration below is.
-    config = (module.num_heads, module.use_gating, tuple(map(tuple, module.directions)))
     # Tracing (torch.compile, torch.export) sees fake parameters: a state built then must not be
     # kept (later eager calls would read fakes), and a kept state must not hand real tensors in.
     tracing = torch.compiler.is_compiling()
     state = None if tracing else _MODULE_STATE.get(module)
-    if state is None or state.config != config:
+    if state is not None and state.config[0] is module.num_heads \
+            and state.config[1] is module.use_gating and state.config[2] is module.directions:
+        return state
+    config = (module.num_heads, module.use_gating, module.directions)
+    if state is None or state.config[:2] != config[:2] \
+            or tuple(map(tuple, state.config[2])) != tuple(map(tuple, config[2])):
         for name, att in module.attentions.items():
             if not att._qkv_same_embed_dim or att.in_proj_bias is None or att.bias_k is not None \
                     or att.add_zero_attn:
@@ -264,37 +260,45 @@ def _module_state(module) -> _ModuleState:
                                  "it)")
         plan = make_plan(module)
         state = _ModuleState(config, plan, _module_tensors(module, plan))
+        state.check_device()
         if not tracing:
             _MODULE_STATE[module] = state
+    else:  # same configuration, other objects (e.g. directions reassigned): keep the state
+        state.config = config
     return state
 
 
-def packed_parameters(module, plan: CrossModalPlan) -> List[torch.Tensor]:
-    """:func:`pack_parameters`, cached across calls when no gradient is needed.
+def packed_parameters(module, plan: CrossModalPlan, state=None) -> List[torch.Tensor]:
+    """The packed parameters for a call that needs no parameter gradient, cached.
 
     Inference reuses the packing while the parameters are unchanged: same storage and same
     version counter (an optimizer step, ``load_state_dict`` or any in-place update bumps the
-    version; ``module.to``/``.half()`` change the storage). That removes the packing's small
-    torch kernels from every no-grad call.
+    version; ``module.to``/``.half()`` change the storage). A cache hit launches nothing; a
+    miss packs with two launches (``cat`` and the pack kernel).
     """
-    state = _module_state(module)
+    state = state or _module_state(module)
     tensors = state.tensors
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return pack_parameters(module, plan)
     # Every version counter (in-place updates), and the storage of the first and last tensor
     # (``module.to``/``.half()`` replace them all at once): a tuple of ints, no per-tensor calls.
     versions = (*[t._version for t in tensors], tensors[0].data_ptr(), tensors[-1].data_ptr())
     if state.packed is not None and state.versions == versions:
         return state.packed
+    from .cross_modal_pack import flat_parameters, pack_forward
+    state.check_device()
     with torch.no_grad():
-        packed = [t.detach() for t in pack_parameters(module, plan)]
+        packed = pack_forward(plan, flat_parameters(tensors))
     state.versions, state.packed = versions, packed
     return packed
 
 
 def _check_tiles(plan: CrossModalPlan, block_m: int, block_n: int) -> None:
+    key = ("tiles checked", block_m, block_n)
+    if key in plan.memo:
+        return
     dims = dict(plan.dims)
     _check_dot_dim("DP (feature)", plan.dp, max(dims.values()))
     _check_dot_dim("DHP (head)", plan.dhp, max(dims[t] // plan.heads for t, _ in plan.directions))
     _check_dot_dim("BLOCK_M", block_m, 16)
     _check_dot_dim("BLOCK_N", block_n, 16)
+    if not torch.compiler.is_compiling():
+        plan.memo[key] = True

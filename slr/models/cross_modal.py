@@ -192,11 +192,11 @@ class CrossModalAttention(nn.Module):
             (lh_out, rh_out, body_out), plus the extras when requested.
         """
         lh, rh, body = _autocast_common_dtype(lh, rh, body)
-        check_inputs(lh, rh, body, key_padding_mask, self.dims)
+        if self.backend != "triton":  # the fused entry runs the same checks (and its own)
+            check_inputs(lh, rh, body, key_padding_mask, self.dims)
         backend = resolve_backend(self.backend, lh, self)
         if backend == "triton":
-            from slr_fused.kernels.cross_modal_attention import cross_modal_attention_triton
-            return cross_modal_attention_triton(self, lh, rh, body, key_padding_mask, return_extras)
+            return _fused_entry()(self, lh, rh, body, key_padding_mask, return_extras)
         check_padding(key_padding_mask)
         return self.forward_reference(lh, rh, body, key_padding_mask, return_extras)
 
@@ -278,8 +278,30 @@ def _autocast_common_dtype(lh, rh, body):
     return lh.to(dtype), rh.to(dtype), body.to(dtype)
 
 
+def _inputs_look_right(lh, rh, body, mask, dims) -> bool:
+    """True when the inputs certainly pass :func:`check_inputs`: a few attribute reads, so the
+    common call skips the detailed checks (False: run them, they name what is wrong)."""
+    if type(lh) is not torch.Tensor or type(rh) is not torch.Tensor \
+            or type(body) is not torch.Tensor:
+        return False
+    shape, rs, bs, dtype, device = lh.shape, rh.shape, body.shape, lh.dtype, lh.device
+    if len(shape) != 3 or len(rs) != 3 or len(bs) != 3 or shape[1] == 0 \
+            or shape[2] != dims["lh"] or rs[2] != dims["rh"] or bs[2] != dims["body"] \
+            or rs[0] != shape[0] or bs[0] != shape[0] or rs[1] != shape[1] or bs[1] != shape[1]:
+        return False
+    if not lh.is_floating_point() or rh.dtype is not dtype or body.dtype is not dtype \
+            or rh.device != device or body.device != device:
+        return False
+    return mask is None or (type(mask) is torch.Tensor and mask.dtype is torch.bool
+                            and mask.shape == shape[:2] and mask.device == device)
+
+
 def check_inputs(lh, rh, body, key_padding_mask, dims) -> None:
     """One clear error for each way the block's inputs can be wrong."""
+    # Traced sizes (torch.jit.trace, torch.export) go through the detailed checks below.
+    if not (torch.compiler.is_compiling() or torch.jit.is_tracing()) \
+            and _inputs_look_right(lh, rh, body, key_padding_mask, dims):
+        return
     named = {"lh": lh, "rh": rh, "body": body}
     for name, x in named.items():
         if not isinstance(x, torch.Tensor):
@@ -323,14 +345,28 @@ def check_padding(key_padding_mask) -> None:
 BACKENDS = ("auto", "reference", "triton")
 
 
+_FUSED_ENTRY = []  # the kernel module once imported (an import per call costs microseconds)
+
+
 def triton_available() -> bool:
     """True when our Triton kernels can be imported (Triton installed, kernel module present)."""
+    if _FUSED_ENTRY:
+        return True
     try:
         import triton  # noqa: F401
-        from slr_fused.kernels import cross_modal_attention  # noqa: F401
+        from slr_fused.kernels import cross_modal_attention
     except Exception:
         return False
+    _FUSED_ENTRY.append(cross_modal_attention)
     return True
+
+
+def _fused_entry():
+    """``cross_modal_attention_triton``, looked up per call (tests and the self-check patch it)."""
+    if not _FUSED_ENTRY:
+        from slr_fused.kernels import cross_modal_attention
+        _FUSED_ENTRY.append(cross_modal_attention)
+    return _FUSED_ENTRY[0].cross_modal_attention_triton
 
 
 def fused_kernels_have_dropout() -> bool:

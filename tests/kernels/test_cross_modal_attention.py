@@ -17,6 +17,7 @@ triton = pytest.importorskip("triton", reason="Triton is not installed: the fuse
 
 import slr_fused.kernels.cross_modal_attention as cma  # noqa: E402
 import slr_fused.kernels.cross_modal_launch as cross_modal_launch  # noqa: E402
+import slr_fused.kernels.cross_modal_pack as cross_modal_pack  # noqa: E402
 from slr_fused.kernels.tolerances import TOLERANCES, check_correctness  # noqa: E402
 from slr_fused.models.cross_modal import VALID_HEADS, CrossModalAttention  # noqa: E402
 
@@ -148,8 +149,8 @@ def check_against_reference(mode, heads, B, T, mask_kind, extras, poison=True, v
     leaves = {m: x.clone().requires_grad_(True) for m, x in feats.items()}
     ref_leaves = {m: x.double().requires_grad_(True) for m, x in feats.items()}
 
-    old = cma._POISON
-    cma._POISON = float("nan") if poison else None
+    old = cma._POISON, cross_modal_pack._POISON
+    cma._POISON = cross_modal_pack._POISON = float("nan") if poison else None
     try:
         outs, maps, align = run_block(module, leaves, mask, extras, forward)
         ref_outs, ref_maps, ref_align = run_block(ref_module, ref_leaves, mask, extras,
@@ -180,7 +181,7 @@ def check_against_reference(mode, heads, B, T, mask_kind, extras, poison=True, v
         want = torch.autograd.grad(scalar_loss(ref_outs, ref_maps, grads, map_grads),
                                    ref_params, allow_unused=True)
     finally:
-        cma._POISON = old
+        cma._POISON, cross_modal_pack._POISON = old
     labels = [f"d{m}" for m in names] + [f"d{n}" for n, _ in module.named_parameters()]
     assert len(labels) > 3 + 10
     for label, g, w in zip(labels, got, want):
@@ -261,21 +262,6 @@ def test_gpu_tile_size_on_the_interpreter(monkeypatch):
     monkeypatch.setenv("SLR_FUSED_CMA_BLOCK", "32")
     assert cma._block_sizes(30) == (32, 32)
     check_against_reference("hands-body", 1, 3, 30, "start", False)
-
-
-def test_compiled_parameter_packing(monkeypatch):
-    """GPUs pack the parameters through torch.compile: same values, gradients reach the module.
-
-    aot_eager traces the same graph inductor compiles on a GPU, without a C++ toolchain.
-    """
-    monkeypatch.setenv("SLR_FUSED_COMPILE_PACKING", "1")
-    monkeypatch.setenv("SLR_FUSED_PACKING_BACKEND", "aot_eager")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        check_against_reference("hands", 2, 1, 5, "end", True)
-    fallbacks = [w for w in caught if "compiled parameter packing failed" in str(w.message)]
-    assert not fallbacks, fallbacks[0].message  # it would still be correct, but eager
-    assert "aot_eager" in cma._COMPILED_PACK
 
 
 @pytest.mark.parametrize("extras", [False, True])

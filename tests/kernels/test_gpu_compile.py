@@ -46,9 +46,12 @@ def test_kernels_compile_for_gpu_targets(arch, kwargs, dtype, masked):
     proc = subprocess.run([sys.executable, __file__, kwargs, dtype, str(int(masked)), str(arch)],
                           env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for kernel in ("projection", "forward", "backward_query", "backward_key", "backward_input"):
+    for kernel in ("projection", "forward", "backward_query", "backward_key", "backward_input",
+                   "pack", "unpack"):
         assert f"compiled _cross_modal_attention_{kernel}_kernel" in proc.stdout, proc.stdout
-    counts = [int(n) for n in re.findall(r"tensor-core ops (\d+)", proc.stdout)]
+    # The parameter (un)packing composes fp32 weights exactly whatever the inputs' dtype.
+    counts = [int(n) for name, n in re.findall(r"compiled (\w+):.*tensor-core ops (\d+)",
+                                                proc.stdout) if "pack" not in name]
     if dtype == "float32":  # "highest": exact fp32, FFMA only
         assert counts and max(counts) == 0, proc.stdout
     else:  # 16-bit and TF32 dots must reach the tensor cores
@@ -72,12 +75,15 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
         def __getitem__(self, grid):
             return lambda *args, **kwargs: captured.append((self.fn, args, kwargs))
 
+    import slr_fused.kernels.cross_modal_pack as pack
     for name in ("_cross_modal_attention_projection_kernel",
                  "_cross_modal_attention_forward_kernel", "_cross_modal_attention_maps_kernel",
                  "_cross_modal_attention_backward_query_kernel",
                  "_cross_modal_attention_backward_key_kernel",
                  "_cross_modal_attention_backward_input_kernel"):
         setattr(cma, name, Capture(getattr(cma, name)))
+    for name in ("_cross_modal_attention_pack_kernel", "_cross_modal_attention_unpack_kernel"):
+        setattr(pack, name, Capture(getattr(pack, name)))
     import slr_fused.kernels.cross_modal_launch as cross_modal_launch
     cma._interpreting = cross_modal_launch._interpreting = lambda: False  # GPU tile sizes
     cma._CAPABILITY[("cpu", None)] = arch // 10  # the target's launch choices
@@ -95,11 +101,15 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
     outs, maps, o, lse, qkv = cma.cross_modal_attention_forward(plan, feats, mask8, params,
                                                                  True, p, 1)
     grad_maps = torch.randn(len(plan.maps), B, T, T) if plan.maps else None
-    cma.cross_modal_attention_backward(plan, feats, mask8, params, o, lse, qkv,
-                                       [torch.randn_like(x) for x in outs], grad_maps, p, 1)
+    _, partials = cma.cross_modal_attention_backward(
+        plan, feats, mask8, params, o, lse, qkv, [torch.randn_like(x) for x in outs], grad_maps,
+        p, 1, reduce_weights=False)
+    flat = pack.flat_parameters(cma._module_state(module).tensors).detach().to(dtype)
+    pack.pack_forward(plan, flat)
+    pack.pack_backward(plan, flat, partials)
 
     types = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.float16: "*fp16",
-             torch.int8: "*i8"}
+             torch.int8: "*i8", torch.int32: "*i32"}
     for fn, args, kwargs in captured:
         signature = {}
         for name, a in zip(fn.arg_names, args):
@@ -122,7 +132,7 @@ def _compile_all(kwargs_text, dtype_name, masked, arch=90):
         if dtype != torch.float32 or tf32:
             # Tensor-core paths: the issue's spill budgets (exact fp32 dots still spill, see
             # the kernel module's LAUNCH_OPTIONS note). Stack bytes include spills.
-            limit = 1024 if "backward" in fn.__name__ else 64
+            limit = 1024 if ("backward" in fn.__name__ or "unpack" in fn.__name__) else 64
             assert stack <= limit, f"{fn.__name__}: {stack} B of stack per thread ({usage})"
         tensor_ops = len(re.findall(r"\b(?:HMMA|HGMMA|WGMMA)\b", sass))
         if p > 0 and "DROPOUT" in kwargs:

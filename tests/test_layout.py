@@ -36,11 +36,9 @@ ALLOWED_WITHOUT_MIRROR = {
     "slr/plots.py": "the PNGs of a run: tests/test_training.py, tests/test_runs.py",
     "slr/render/cli.py": "`slr render`: tests/render/test_render.py",
     "slr/stream/annotate.py": "`slr stream --annotate`: tests/stream/test_capture.py",
-    "slr/stream/pipeline.py": "`slr stream`: tests/stream/test_cli.py, test_capture.py",
     "slr/training_data.py": "data loading of a run: tests/test_training.py, tests/test_ema.py",
     "export/cli.py": "`slr export`: tests/export/test_onnx.py, test_aoti.py, test_tensorrt.py",
     "export/quantize_cli.py": "`slr export onnx --quantize int8`: tests/export/test_quantize.py",
-    "export/runtime.py": "the runners: tests/export/test_onnx.py, test_aoti.py, test_tensorrt.py",
 }
 
 

@@ -31,7 +31,6 @@ ALLOWED_WITHOUT_MIRROR = {
     "slr/convert/cli.py": "`slr convert`: tests/convert/test_clips.py, test_mp_data.py, ...",
     "slr/data/check_cli.py": "`slr data check`: tests/data/test_check.py",
     "slr/evaluation.py": "evaluation of a trained run: tests/test_training.py, tests/test_ema.py",
-    "slr/extract/extractor.py": "MediaPipe extraction: tests/extract/test_extract.py",
     "slr/info.py": "`slr info`: tests/test_cli.py, tests/bench/test_model_cost.py",
     "slr/plots.py": "the PNGs of a run: tests/test_training.py, tests/test_runs.py",
     "slr/render/cli.py": "`slr render`: tests/render/test_render.py",

@@ -27,10 +27,6 @@ ALLOWED_WITHOUT_MIRROR = {
     "bench/kernel_host.py": KERNEL_LAB,
     "bench/kernel_sass.py": KERNEL_LAB,
     # exercised end to end through `slr ...` by the test module named
-    "slr/config_args.py": "flags from the config model: tests/test_config.py, tests/test_cli.py",
-    "slr/convert/cli.py": "`slr convert`: tests/convert/test_clips.py, test_mp_data.py, ...",
-    "slr/data/check_cli.py": "`slr data check`: tests/data/test_check.py",
-    "slr/render/cli.py": "`slr render`: tests/render/test_render.py",
     "slr/training_data.py": "data loading of a run: tests/test_training.py, tests/test_ema.py",
     "export/cli.py": "`slr export`: tests/export/test_onnx.py, test_aoti.py, test_tensorrt.py",
     "export/quantize_cli.py": "`slr export onnx --quantize int8`: tests/export/test_quantize.py",

@@ -28,8 +28,6 @@ ALLOWED_WITHOUT_MIRROR = {
     "bench/kernel_sass.py": KERNEL_LAB,
     # exercised end to end through `slr ...` by the test module named
     "slr/training_data.py": "data loading of a run: tests/test_training.py, tests/test_ema.py",
-    "export/cli.py": "`slr export`: tests/export/test_onnx.py, test_aoti.py, test_tensorrt.py",
-    "export/quantize_cli.py": "`slr export onnx --quantize int8`: tests/export/test_quantize.py",
 }
 
 

@@ -26,8 +26,6 @@ ALLOWED_WITHOUT_MIRROR = {
     "bench/kernel_capture.py": KERNEL_LAB,
     "bench/kernel_host.py": KERNEL_LAB,
     "bench/kernel_sass.py": KERNEL_LAB,
-    # exercised end to end through `slr ...` by the test module named
-    "slr/training_data.py": "data loading of a run: tests/test_training.py, tests/test_ema.py",
 }
 
 

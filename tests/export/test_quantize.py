@@ -85,12 +85,6 @@ def test_export_cli_quantizes_and_prints_the_report(exported, bsl16, tmp_path, m
     assert not list(tmp_path.glob(".slr-*"))
 
 
-def test_quantize_needs_a_calibration_csv(capsys):
-    from slr_fused.cli import main
-    assert main(["export", "onnx", "model.pt", "-o", "x.onnx", "--quantize", "int8"]) == 2
-    assert "--calibration" in capsys.readouterr().err
-
-
 def test_bf16_autocast_agrees_with_fp32(checkpoint, bsl16):
     if not cpu_supports_bf16():
         reason = f"this CPU has no AVX512-BF16/AMX-BF16 (flags: {isa_report()['flags']})"

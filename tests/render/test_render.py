@@ -6,9 +6,7 @@ import pytest
 
 from slr_fused.cli import main
 from slr_fused.data.csv_format import write_pose_csv
-from slr_fused.data.joints import BODY_JOINTS, HAND_JOINTS
 from slr_fused.render.compose import CANVAS, fit_box, to_pixels
-from slr_fused.render.skeleton import BODY_BONES, BONES, HAND_BONES
 from video_helpers import read_video
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV (slr-fused[mediapipe]) is needed to render")
@@ -25,12 +23,6 @@ def _pose(frames=FRAMES):
         pose[t] = base + np.float32(0.005 * t)
     pose[:, 12 + 21 + 5] = 0.0            # one right-hand joint never detected
     return pose
-
-
-def test_bones_use_the_layout_names():
-    assert {name for bone in BODY_BONES for name in bone} <= set(BODY_JOINTS)
-    assert {name for bone in HAND_BONES for name in bone} == set(HAND_JOINTS)
-    assert len(BONES) == len(BODY_BONES) + 2 * len(HAND_BONES)
 
 
 def test_csv_row_to_mp4_draws_at_the_joints(tmp_path, capsys):

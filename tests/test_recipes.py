@@ -64,3 +64,10 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_wlasl_recipe_runs_the_measured_60_epochs_unless_told_otherwise():
+    # docs/recipes.md's wlasl30 numbers are 60-epoch runs of `slr train --recipe wlasl`
+    assert _config(["train", "--recipe", "wlasl"]).epochs == 60
+    assert _config(["train", "--recipe", "wlasl", "--epochs", "20"]).epochs == 20
+    assert _config(["train"]).epochs == TrainConfig().epochs == 100   # the seeds' length

@@ -137,7 +137,7 @@ def python_time_us(heads=3, B=32, T=204, dtype=torch.float32, masked=True, calls
     feats, mask = make_inputs(module, B, T, dtype, masked)
     times = []
     with _launches_skipped(), torch.no_grad():
-        for _ in range(20):
+        for _ in range(100):
             module(*feats, mask)
         for _ in range(calls):
             t0 = time.perf_counter()

@@ -116,12 +116,21 @@ def _worker(kind: str, cfg: dict) -> dict:
     return result
 
 
+# The host worker's glibc keeps freed buffers instead of unmapping them, as the CUDA caching
+# allocator does on a GPU: with the default thresholds each call's multi-MB output and scratch
+# buffers are mmap'ed and unmapped in phases, and the cached call's time alternates between
+# ~40 us and ~70-85 us on the development CPU, a cost of the CPU allocator, not of the host path.
+CACHING_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2**32), "MALLOC_TRIM_THRESHOLD_": str(2**32)}
+
+
 def _run_worker(kind: str, cfg: dict, timeout: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     env.setdefault("OMP_NUM_THREADS", "1")
     if kind in ("count", "host"):
         env["TRITON_INTERPRET"] = "1"
+    if kind == "host":
+        env.update(CACHING_MALLOC)
     try:
         proc = subprocess.run([sys.executable, "-m", "slr_fused.bench.kernel_stats", "--worker",
                                kind, "--config", json.dumps(cfg)], env=env, capture_output=True,
@@ -188,7 +197,7 @@ def _layout(launches) -> tuple:
 
 
 def run_sweep(sweep: dict, cache: Path, jobs: int = 1, host: bool = True, kernels: bool = True,
-              calls: int = 300, log=print) -> dict:
+              calls: int = 1000, log=print) -> dict:
     """Compile, count and measure every configuration of ``sweep``; the report as a dict."""
     from slr_fused.bench.kernel_arch import modelled_time_us, occupancy, unit_for
     # Configurations that probably compile to the same code (fp32-high before a tf32 switch
@@ -373,7 +382,8 @@ def markdown(report: dict, baseline: dict = None) -> str:
                   f"{d['backward_aten']} + {d['backward_triton']}, {d['backward_syncs']} syncs",
                   f"- cached no-grad call: {d['cached_nograd_aten']} aten + "
                   f"{d['cached_nograd_triton']} Triton, {d['cached_nograd_syncs']} syncs; Python "
-                  f"{host['python']['median_us']} us median (p10 {host['python']['p10_us']} us)",
+                  f"{host['python']['median_us']} us median (p10 {host['python']['p10_us']} us; "
+                  f"glibc caching freed buffers like a GPU's caching allocator, see CACHING_MALLOC)",
                   f"- most frequent forward ops: {d['forward_top_ops']}",
                   f"- backward at B={host['scratch']['B']}, T={host['scratch']['T']}: weight-gradient "
                   f"scratch {host['scratch']['weight_grad_scratch'] / 2 ** 20:.1f} MB, all backward "
@@ -486,7 +496,7 @@ def add_arguments(p) -> None:
     p.add_argument("--render", default=None, metavar="JSON",
                    help="only rewrite the Markdown of an existing kernel-stats JSON")
     p.add_argument("--jobs", type=int, default=1, help="compile workers in parallel (default 1)")
-    p.add_argument("--calls", type=int, default=300, help="timed calls for the Python time")
+    p.add_argument("--calls", type=int, default=1000, help="timed calls for the Python time")
     p.add_argument("--report-only", action="store_true",
                    help="exit 0 even when a budget fails (default: exit 1)")
 

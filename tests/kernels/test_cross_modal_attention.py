@@ -227,26 +227,6 @@ def test_matches_float64_reference(mode, heads, B, T, mask_kind, extras):
     check_against_reference(mode, heads, B, T, mask_kind, extras)
 
 
-@pytest.mark.parametrize("dtype,setting,expected", [
-    (torch.float32, "highest", cma.PREC_IEEE), (torch.float32, "high", cma.PREC_TF32),
-    (torch.float32, "medium", cma.PREC_TF32), (torch.float16, "highest", cma.PREC_FP16),
-    (torch.float16, "high", cma.PREC_FP16)])
-def test_dot_precision_follows_dtype_and_torch_setting(dtype, setting, expected):
-    old = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision(setting)
-    try:
-        assert cma.dot_precision(dtype) == expected
-    finally:
-        torch.set_float32_matmul_precision(old)
-
-
-def test_bfloat16_dots_use_bfloat16_operands_on_the_gpu(monkeypatch):
-    monkeypatch.setattr(cross_modal_launch, "_interpreting", lambda: False)
-    assert cma.dot_precision(torch.bfloat16) == cma.PREC_BF16
-    monkeypatch.setattr(cross_modal_launch, "_interpreting", lambda: True)  # bit patterns there: exact dots
-    assert cma.dot_precision(torch.bfloat16) == cma.PREC_IEEE
-
-
 def test_tf32_setting_matches_float64_reference():
     """fp32 inputs under "high" take the TF32 path (the interpreter computes it exactly)."""
     old = torch.get_float32_matmul_precision()
@@ -546,37 +526,6 @@ def test_shared_accumulator_rows_sum_every_program(monkeypatch):
     """With 2 rows for 3 x 2 programs the atomics must still sum every program's share."""
     monkeypatch.setattr(cma, "SCRATCH_ROWS", 2)
     check_against_reference("hands-body", 2, 3, 30, "end", False)
-
-
-@pytest.mark.parametrize("heads", VALID_HEADS)
-def test_every_dot_dimension_is_gpu_legal(heads):
-    plan = cma.make_plan(CrossModalAttention(num_heads=heads))
-    head_dim = max(DIMS[t] // heads for t, _ in plan.directions)
-    assert plan.dp == 64 and plan.dhp == max(16, triton.next_power_of_2(head_dim))
-    for block in cma._block_sizes(7) + cma._block_sizes(204):
-        assert block >= 16 and block & (block - 1) == 0
-    cma._check_tiles(plan, *cma._block_sizes(30))
-
-
-@pytest.mark.parametrize("padded,actual", [(8, 8), (24, 24), (32, 42), (14, 14)])
-def test_illegal_dot_dimensions_are_caught(padded, actual):
-    with pytest.raises(AssertionError, match="tl.dot dimension"):
-        cma._check_dot_dim("x", padded, actual)
-
-
-def test_flop_count_matches_hand_count():
-    # hands preset, 2 heads, gating on: lh <- rh and rh <- lh, all widths 42, B = 2, T = 10.
-    module = CrossModalAttention(num_heads=2, directions="hands")
-    B, T, d = 2, 10, 42
-    per_direction = (T * d * d          # projection of the source
-                     + 3 * T * d * d    # q, k, v in-projections
-                     + 2 * T * T * d    # scores and probabilities @ values, summed over heads
-                     + T * d * d)       # out-projection
-    per_target = T * (2 * d) * d        # gate over [H_i | from_j]
-    hand = B * (2 * per_direction + 2 * per_target)
-    assert cma.cross_modal_attention_flops(module, B, T) == hand
-    # the count grows with every enabled direction
-    assert cma.cross_modal_attention_flops(CrossModalAttention(num_heads=2), B, T) > hand
 
 
 def test_registered_op_matches_float64_reference():

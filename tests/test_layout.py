@@ -13,20 +13,8 @@ TESTS = ROOT / "tests"
 PACKAGE_FOLDERS = ("slr", "kernels", "export", "bench")
 NOT_MODULES = {"__init__.py", "__main__.py"}
 
-KERNEL_LAB = "kernel lab / kernels: being reworked; mirrored next"
-
 # module (path from the repository root) -> why it has no test module of its own (one line)
-ALLOWED_WITHOUT_MIRROR = {
-    "kernels/cross_modal_flops.py": KERNEL_LAB,
-    "kernels/cross_modal_jit.py": KERNEL_LAB,
-    "kernels/cross_modal_launch.py": KERNEL_LAB,
-    "kernels/cross_modal_op.py": KERNEL_LAB,
-    "kernels/cross_modal_plan.py": KERNEL_LAB,
-    "bench/kernel_arch.py": KERNEL_LAB,
-    "bench/kernel_capture.py": KERNEL_LAB,
-    "bench/kernel_host.py": KERNEL_LAB,
-    "bench/kernel_sass.py": KERNEL_LAB,
-}
+ALLOWED_WITHOUT_MIRROR = {}
 
 
 def mirror_of(module: Path) -> Path:

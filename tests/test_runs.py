@@ -44,7 +44,7 @@ def straight_run(tmp_path_factory):
 
 
 KILLS = [f"{boundary}:{EPOCHS}" for boundary in BOUNDARIES if boundary != "model"] + ["model"] + \
-        [f"{boundary}:2" for boundary in ("best-pending", "last", "metrics")]
+        ["last:2"]  # one kill mid-run: resume must go on to train the remaining epoch
 
 
 @pytest.mark.parametrize("crash_at", KILLS)

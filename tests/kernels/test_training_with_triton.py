@@ -3,7 +3,8 @@
 The same tiny run (8 synthetic samples of 6 frames, dropout and augmentation off, CMCL on) is
 trained twice from the same seed, once per backend, on the Triton interpreter when there is no
 GPU. Every epoch's losses, CMCL terms and accuracies must agree, and so must the final weights:
-a wrong gradient anywhere in the fused backward moves the second epoch's numbers.
+a wrong gradient anywhere in the fused backward moves the second epoch's numbers (2 epochs:
+the second is the first trained by the fused backward's updates).
 
 One exception, by mathematics rather than tolerance: an attention's key bias adds the same
 constant to every score of a softmax row, so its true gradient is zero and both backends return
@@ -25,7 +26,7 @@ from slr_fused.data.synthetic import make_split  # noqa: E402
 from slr_fused.training import TrainConfig, train  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"   # cpu: the Triton interpreter
-EPOCHS = 3
+EPOCHS = 2
 # fp32 everywhere; the kernels and the reference sum in different orders, so per-step
 # differences of ~1e-6 compound over the steps of AdamW at lr 1e-3.
 LOSS_RTOL = 1e-4

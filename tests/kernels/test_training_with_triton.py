@@ -3,8 +3,8 @@
 The same tiny run (8 synthetic samples of 6 frames, dropout and augmentation off, CMCL on) is
 trained twice from the same seed, once per backend, on the Triton interpreter when there is no
 GPU. Every epoch's losses, CMCL terms and accuracies must agree, and so must the final weights:
-a wrong gradient anywhere in the fused backward moves the second epoch's numbers (2 epochs:
-the second is the first trained by the fused backward's updates).
+a wrong gradient anywhere in the fused backward moves the numbers of both epochs
+(each epoch's validation already follows the fused backward's updates).
 
 One exception, by mathematics rather than tolerance: an attention's key bias adds the same
 constant to every score of a softmax row, so its true gradient is zero and both backends return

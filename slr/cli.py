@@ -3,7 +3,7 @@
 import argparse
 import sys
 import warnings
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from .config import TrainConfig
 from .config_args import add_config_arguments, config_from_args, str2bool
@@ -42,9 +42,23 @@ def add_compatibility_arguments(parser: argparse.ArgumentParser) -> None:
     compat.add_argument("--patience", type=int, default=None, help="Siformer's early-exit patience: ignored")
 
 
-def compatibility_notes(args: argparse.Namespace) -> list:
-    """Check upstream-only flags; returns warnings, raises ValueError for unsupported requests."""
+UPSTREAM_FLAGS = ("--hidden_dim", "--gaussian_mean", "--scheduler_factor", "--scheduler_patience",
+                  "--plot_stats", "--plot_lr", "--attn_type", "--FITR", "--PBEE_encoder",
+                  "--PBEE_decoder", "--patience")
+
+
+def compatibility_notes(args: argparse.Namespace, argv: Sequence[str] = ()) -> list:
+    """Check upstream-only flags; returns warnings, raises ValueError for unsupported requests.
+
+    ``argv``: the command line, to tell a SPOTER/Siformer usage line without ``--recipe`` that
+    slr train's default recipe is not the seeds' settings.
+    """
     notes = []
+    written = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    if written & set(UPSTREAM_FLAGS) and not written & {"--recipe", "--config"}:
+        notes.append("Note: a SPOTER/Siformer command line trains with slr train's default recipe "
+                     "(wlasl: mirroring, EMA, cosine at lr 3e-4, ... for flags not given); add "
+                     "--recipe seed for the seeds' training settings")
     if getattr(args, "hidden_dim", 108) != 108:
         raise ValueError(f"--hidden_dim {args.hidden_dim}: SiFormer's width is 42 + 42 + 24 = 108")
     if getattr(args, "gaussian_mean", 0.0) != 0.0:
@@ -136,10 +150,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(model_report(args.num_classes))
         elif args.command == "train":
             from .training import train
-            for note in compatibility_notes(args):
+            argv = sys.argv[1:] if argv is None else argv
+            for note in compatibility_notes(args, argv):
                 print(note, file=sys.stderr)
-            train(train_config_from_args(args, explicitly_given(
-                sys.argv[1:] if argv is None else argv)))
+            train(train_config_from_args(args, explicitly_given(argv)))
         elif args.command == "export":
             from .export.cli import run_export
             return run_export(args)

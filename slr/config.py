@@ -80,7 +80,8 @@ class DataSettings:
         0.001, "std of Gaussian noise on normalised coordinates (default: %(default)s)")
     mirror: Optional[float] = setting(
         None, "mirror training samples with probability P (flip x, swap hands and left/right "
-              "joints; default: off, P = 0.5 when given bare)", nargs="?", const=0.5, metavar="P")
+              "joints; P = 0.5 when given bare; default: %(default)s)", nargs="?", const=0.5,
+        metavar="P")
     canonical_hand: Optional[str] = setting(
         None, "mirror samples whose dominant hand is the other one, in every split (default: off)",
         choices=("left", "right"))
@@ -168,8 +169,10 @@ class RunSettings:
         "slr_experiment", "name of the run; the model is saved to <runs_dir>/<name>/ (default: %(default)s)")
     runs_dir: str = setting("runs", "folder of runs (default: %(default)s)")
     recipe: str = setting(
-        "seed", "seed: the defaults shown here (the seeds' settings); wlasl: settings for many-signer "
-                "data ({wlasl}); flags given explicitly override the recipe (default: %(default)s)")
+        "seed", "wlasl: settings for many-signer data with few clips per class, measured to hold on "
+                "small single-signer sets too ({wlasl}); seed: the seeds' settings (each flag's "
+                "[--recipe seed: ...] value, and TrainConfig's defaults in Python); flags given "
+                "explicitly override the recipe (default: %(default)s)")
     seed: int = setting(379, "random seed (default: %(default)s)")
     device: str = setting("auto", "auto, cpu, cuda or cuda:N (default: %(default)s)")
     amp: Optional[str] = setting(

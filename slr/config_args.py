@@ -4,8 +4,10 @@ Every setting becomes ``--<name>`` with the field's default, help text and argpa
 type comes from the annotation (``bool`` settings take the seeds' ``--use_cmcl True`` spelling as
 well as a bare ``--use_cmcl``). Where values come from, lowest first:
 
-1. the defaults (the ``seed`` recipe), or the file given with ``--config``;
-2. the recipe's values (``--recipe``; with ``--config`` only when ``--recipe`` is given);
+1. the defaults (:data:`~slr_fused.recipes.DEFAULT_RECIPE`'s values where it sets one, the
+   seeds' elsewhere), or the file given with ``--config``;
+2. the recipe's values (``--recipe``, default ``wlasl``; with ``--config`` only when ``--recipe``
+   is given);
 3. the flags written on the command line, even at their default value.
 """
 
@@ -16,7 +18,7 @@ from typing import Iterable, Optional
 
 from .config import GROUPS, TrainConfig, load_config_file, setting_fields
 from .models.cross_modal import fused_kernels_have_dropout
-from .recipes import RECIPES, recipe_values
+from .recipes import DEFAULT_RECIPE, RECIPES, recipe_values
 
 CONFIG_HELP = ("a run's config.json (or a JSON file of settings, grouped as in config.json or "
                "flat): train with its settings; flags given as well override them, --recipe "
@@ -59,7 +61,19 @@ def _argparse_options(f: dataclasses.Field, hint, context: dict) -> dict:
         options["type"] = base
     if f.name == "recipe":
         options["choices"] = sorted(RECIPES)
-    return {"default": f.default, "help": help_text, **options}
+    elif f.name in RECIPES[DEFAULT_RECIPE]:
+        # slr train's default is the default recipe's value; --help shows the seeds' beside it
+        seed_value = RECIPES["seed"][f.name]
+        help_text += f" [--recipe seed: {'off' if seed_value is None else seed_value}]"
+    return {"default": flag_default(f), "help": help_text, **options}
+
+
+def flag_default(f: dataclasses.Field):
+    """A setting's value in ``slr train`` when neither a flag nor a file gives one: the default
+    recipe's where it sets one, else the field's default (the seeds')."""
+    if f.name == "recipe":
+        return DEFAULT_RECIPE
+    return RECIPES[DEFAULT_RECIPE].get(f.name, f.default)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,12 +108,15 @@ def explicitly_given(argv: Iterable[str], add_more=None) -> set:
 def config_from_args(args: argparse.Namespace, given: Optional[set] = None) -> TrainConfig:
     """The TrainConfig of parsed flags (see the module docstring for the order).
 
-    ``given`` is :func:`explicitly_given`; None treats every parsed value as given except where
-    the recipe sets one (as the Python API's ``recipe_config`` does).
+    ``given`` is :func:`explicitly_given`; None treats every parsed value that differs from its
+    flag's default (:func:`flag_default`) as given.
     """
     names = TrainConfig.setting_names()
     parsed = {k: v for k, v in vars(args).items() if k in names}
-    given = set(given or ())
+    if given is None:
+        defaults = {f.name: flag_default(f) for _, _, f in setting_fields()}
+        given = {k for k, v in parsed.items() if v != defaults[k]}
+    given = set(given)
     config_file = getattr(args, "config", None)
     if config_file is None:
         values, recipe_applies = dict(parsed), True

@@ -1,18 +1,23 @@
 """Training recipes: named sets of training settings that ``--recipe`` selects.
 
+``wlasl`` is what ``slr train`` runs without ``--recipe`` (:data:`DEFAULT_RECIPE`): made for
+many-signer data with few clips per class (WLASL/LSA64-like), it adds mirroring, speed and
+temporal-crop augmentation, label smoothing, a warm-up + cosine schedule at a higher rate over 60
+epochs, and an EMA of the weights; it also holds on the small single-signer sets (docs/recipes.md).
 ``seed`` is exactly the defaults of :class:`slr_fused.config.TrainConfig` (the seeds' settings),
-so the seeds' command lines mean what they say. ``wlasl`` is for many-signer data with few clips
-per class (WLASL/LSA64-like): mirroring, speed and temporal-crop augmentation, label smoothing, a
-warm-up + cosine schedule at a higher rate over 60 epochs, and an EMA of the weights. Flags given
-explicitly override the recipe's values (``--epochs 20`` for a small single-signer set). See docs/recipes.md for what each part was measured to do.
+so the seeds' command lines mean what they say with ``--recipe seed`` added. Flags given
+explicitly override the recipe's values (``--epochs 20`` for a small single-signer set).
 """
 
 from typing import Any, Dict
 
-from .config import TrainConfig
+from .config import TrainConfig, setting_fields
+
+# What `slr train` runs when no --recipe is given (measured: docs/recipes.md). The Python API's
+# TrainConfig() keeps the seeds' values; recipe_config(DEFAULT_RECIPE) is slr train's default.
+DEFAULT_RECIPE = "wlasl"
 
 RECIPES: Dict[str, Dict[str, Any]] = {
-    "seed": {},
     "wlasl": {
         "epochs": 60,            # the length measured on wlasl30 (the cosine spans the whole run)
         "mirror": 0.5,
@@ -26,6 +31,11 @@ RECIPES: Dict[str, Dict[str, Any]] = {
         "ema_decay": 0.99,
     },
 }
+# The seed recipe names its values for every setting another recipe sets (TrainConfig's defaults),
+# so that applying it over another recipe's values puts the seeds' back.
+_SEED_DEFAULTS = {f.name: f.default for _, _, f in setting_fields()}
+RECIPES["seed"] = {name: _SEED_DEFAULTS[name]
+                   for values in RECIPES.values() for name in values}
 
 # The seed values of settings added with the recipes: checkpoints written before they existed
 # hold none, and --resume reads them as these.

@@ -36,7 +36,7 @@ from .models.siformer import SiFormer, count_parameters, describe_model
 from .recipes import ADDED_SETTINGS
 from .runs import RunDirectory
 from .schedules import build_scheduler
-from .training_data import TrainingData, prepare_data, resolve_data_paths
+from .training_data import TrainingData, demo_mirror_note, prepare_data, resolve_data_paths
 
 __all__ = ["TrainConfig", "train", "validate_config", "build_model_config", "resolve_data_paths",
            "scheduler_milestones"]
@@ -209,6 +209,8 @@ def _log_setup(session: _Session, data: TrainingData, log) -> None:
     log(f"Data: train {data.paths['train']} ({len(data.train_set)} samples), "
         + ", ".join(f"{k} ({len(s)})" for k, s in data.eval_sets.items())
         + f"; {data.num_classes} classes")
+    if demo_mirror_note(config):
+        log(demo_mirror_note(config))
     log(f"Parameters: {count_parameters(model):,} (cross-modal block "
         f"{count_parameters(model.cross_modal):,}); device {session.device}"
         + (f" x {context.world_size} processes" if context.enabled else "")

@@ -130,6 +130,10 @@ def test_upstream_usage_lines_parse(tmp_path, capsys):
     assert any("ignored" in n for n in compatibility_notes(a))
     b = parser.parse_args(siformer)
     assert any("softmax" in n for n in compatibility_notes(b))
+    # without --recipe they train with slr train's default recipe, and are told how to get the seeds'
+    assert any("--recipe seed" in n for n in compatibility_notes(b, siformer[1:]))
+    assert not any("--recipe" in n for n in compatibility_notes(b, siformer[1:] + ["--recipe", "seed"]))
+    assert not any("--recipe" in n for n in compatibility_notes(b, ["--epochs", "3"]))
     with pytest.raises(ValueError, match="early exit"):
         compatibility_notes(parser.parse_args(["train", "--FITR", "True"]))
     with pytest.raises(ValueError, match="108"):

@@ -12,7 +12,7 @@ from slr_fused.cli import build_parser, explicitly_given, main, train_config_fro
 from slr_fused.config import (GROUPS, ConfigError, ModelSettings, TrainConfig, build_model_config,
                               load_config_file)
 from slr_fused.models.siformer import SiFormerConfig
-from slr_fused.recipes import RECIPES
+from slr_fused.recipes import DEFAULT_RECIPE, RECIPES, recipe_config
 
 TINY = ["--d_ff", "32", "--num_enc_layers", "1", "--num_dec_layers", "1", "--batch_size", "48",
         "--lr", "1e-3", "--device", "cpu", "--seed", "11", "--progress", "False"]
@@ -41,7 +41,7 @@ def test_every_setting_is_a_flag_with_help_and_its_default():
     parser = build_parser()
     train = next(a for a in parser._actions if a.dest == "command").choices["train"]
     actions = {a.dest: a for a in train._actions}
-    defaults = TrainConfig()
+    defaults = recipe_config(DEFAULT_RECIPE)      # what slr train runs without flags
     for name in TrainConfig.setting_names():
         assert actions[name].option_strings == [f"--{name}"] and actions[name].help, name
         assert actions[name].default == getattr(defaults, name), name

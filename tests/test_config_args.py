@@ -7,6 +7,7 @@ import pytest
 
 from slr_fused.config import TrainConfig
 from slr_fused.config_args import add_config_arguments, config_from_args, explicitly_given, str2bool
+from slr_fused.recipes import DEFAULT_RECIPE, recipe_config
 
 
 def _parser():
@@ -29,7 +30,9 @@ def test_str2bool_refuses_anything_else():
 def test_every_setting_is_a_flag_with_its_default():
     args = _parser().parse_args([])
     assert set(TrainConfig.setting_names()) <= set(vars(args)) and args.config is None
-    assert config_from_args(args) == TrainConfig()
+    # slr train's defaults are the default recipe's (the seeds' values with --recipe seed)
+    assert config_from_args(args) == recipe_config(DEFAULT_RECIPE)
+    assert config_from_args(_parser().parse_args(["--recipe", "seed"])) == TrainConfig()
 
 
 def test_explicitly_given_names_only_the_settings_written():

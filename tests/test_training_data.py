@@ -45,3 +45,11 @@ def test_too_few_classes_is_one_clear_error(train_csv):
     with pytest.raises(ValueError, match=r"--num_classes 4 is smaller than the data's labels need "
                                          r"\(8: labels go up to 7\)"):
         training_data.prepare_data(config, DistributedContext(), log=print)
+
+
+@pytest.mark.parametrize("mirror, data, warned", [
+    (0.5, None, True), (None, None, False), (0.5, "mine_train.csv", False)])
+def test_mirroring_the_bundled_demo_data_is_warned_about(mirror, data, warned):
+    # the demo's classes are mirror-image pairs: the default recipe's mirroring would merge them
+    note = training_data.demo_mirror_note(TrainConfig(mirror=mirror, training_set_path=data))
+    assert (note is not None and "mirror-image pairs" in note and "--recipe seed" in note) == warned

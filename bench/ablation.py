@@ -9,9 +9,9 @@ parameters, seconds per epoch, inference time per sample (batch 1) and FLOPs per
 difference smaller than the seed-to-seed spread is not a result; the Markdown says so next to
 the numbers.
 
-``--table recipe`` trains :data:`RECIPE_CONFIGS` instead: ``slr train``'s defaults (the seed
-recipe), the ``wlasl`` recipe, and the wlasl recipe with one part taken out at a time, each with
-its own learning-rate schedule over the budget. ``--recipe wlasl`` trains the model table with
+``--table recipe`` trains :data:`RECIPE_CONFIGS` instead: the seeds' settings (``--recipe
+seed``), the ``wlasl`` recipe (``slr train``'s default), and the wlasl recipe with one part
+taken out at a time, each with its own learning-rate schedule over the budget. ``--recipe wlasl`` trains the model table with
 that recipe's settings and schedule (BMHCMA/CMCL against the baseline under the new recipe).
 
 ``--data`` is a folder with ``<name>_{train,val,test}.csv``; without it, the bundled synthetic
@@ -49,8 +49,8 @@ ABLATION_CONFIGS = tuple(
 
 # The recipe table: each part of the wlasl recipe taken out in turn (its seed value put back).
 RECIPE_CONFIGS = (
-    ("seed recipe (slr train defaults)", dict(recipe="seed")),
-    ("wlasl recipe", dict(recipe="wlasl")),
+    ("seed recipe (--recipe seed)", dict(recipe="seed")),
+    ("wlasl recipe (slr train's default)", dict(recipe="wlasl")),
     ("wlasl - mirror", dict(recipe="wlasl", mirror=None)),
     ("wlasl - speed/crop", dict(recipe="wlasl", speed=0.0, temporal_crop=0.0)),
     ("wlasl - label smoothing", dict(recipe="wlasl", label_smoothing=0.0)),

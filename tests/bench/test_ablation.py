@@ -117,7 +117,7 @@ def test_recipe_table_rows_each_take_out_one_part():
         if name.startswith("wlasl - "):   # a part of the recipe set back to the seed's value
             changed = {k for k in RECIPES["wlasl"] if getattr(config, k) != getattr(wlasl, k)}
             assert changed and changed <= set(RECIPES["wlasl"]), name
-    assert recipe_config(**rows["seed recipe (slr train defaults)"]) == recipe_config("seed")
+    assert recipe_config(**rows["seed recipe (--recipe seed)"]) == recipe_config("seed")
     with pytest.raises(ValueError, match="--table"):
         ablation.select_configs(None, "optimiser")
 
@@ -125,7 +125,7 @@ def test_recipe_table_rows_each_take_out_one_part():
 def test_recipe_table_trains_with_each_recipe_schedule(tmp_path):
     """One epoch of two recipe rows on 8 samples: the rows' settings reach training."""
     tiny_dataset(tmp_path)
-    configs = ["seed recipe (slr train defaults)", "wlasl - EMA"]
+    configs = ["seed recipe (--recipe seed)", "wlasl - EMA"]
     result = ablation.run_ablation(str(tmp_path), epochs=1, seeds=[3], batch_size=8,
                                    configs=configs, latency_repeats=2, length=9,
                                    log=lambda _: None, device="cpu", table="recipe")

@@ -88,6 +88,8 @@ def test_launch_options_per_architecture(monkeypatch):
     for major in (8, 9):
         for kernel in kernels:
             assert LAUNCH_OPTIONS[(major, kernel)] == {"num_warps": 8, "maxnreg": 255}
+        # the packing kernel unpipelined: its 3-stage loop spilled at 2 heads on sm_87
+        assert LAUNCH_OPTIONS[(major, "pack")] == {"num_warps": 8, "maxnreg": 255, "num_stages": 1}
     # the CPU (interpreter) reads sm_90's options; an unknown kernel gets the default
     assert launch_options("forward", torch.device("cpu")) == LAUNCH_OPTIONS[(9, "forward")]
     assert launch_options("no such kernel", torch.device("cpu")) == _DEFAULT_OPTIONS

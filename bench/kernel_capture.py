@@ -189,12 +189,19 @@ def recording(arch: int = 90, execute: bool = False, validate: bool = False,
                 mod._validate = lambda *a, **k: None
     saved_cap = torch.cuda.get_device_capability
     torch.cuda.get_device_capability = lambda *a, **k: (arch // 10, arch % 10)
+    # The launchers' per-architecture choices (launch options, tiles) read the capability of
+    # the (CPU) input's device from this cache, not from torch.cuda.
+    from slr_fused.kernels import cross_modal_launch
+    saved_majors = dict(cross_modal_launch._CAPABILITY)
+    cross_modal_launch._CAPABILITY[("cpu", None)] = arch // 10
     dots = _count_dots(state) if execute else contextlib.nullcontext()
     try:
         with dots:
             yield state
     finally:
         torch.cuda.get_device_capability = saved_cap
+        cross_modal_launch._CAPABILITY.clear()
+        cross_modal_launch._CAPABILITY.update(saved_majors)
         for mod, attr, value in reversed(saved):
             setattr(mod, attr, value)
         for cls, own in saved_runs:

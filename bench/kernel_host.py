@@ -92,9 +92,18 @@ def _launches_skipped(names=None):
                 cls.run = own
 
 
-def dispatch_counts(heads=3, B=32, T=204, dtype=torch.float32, masked=True) -> dict:
-    """Kernels and syncs of one training forward, its backward, and a cached no-grad call."""
-    module = make_block(heads, dtype).train()
+def dispatch_counts(heads=3, B=32, T=204, dtype=torch.float32, masked=True, grads="loss",
+                    module=None) -> dict:
+    """Kernels and syncs of one training forward, its backward, and a cached no-grad call.
+
+    ``grads``: "loss" back-propagates the sum of every output, as a training step's loss does
+    (its sum and expanded gradients count too); "upstream" hands random gradients of the
+    block's own outputs (not the inputs it passes through) to ``backward`` directly, so only
+    the block's work is counted. ``module``: the block (default: ``make_block(heads, dtype)``).
+    """
+    if grads not in ("loss", "upstream"):
+        raise ValueError(f"grads must be 'loss' or 'upstream', not {grads!r}")
+    module = (module if module is not None else make_block(heads, dtype)).train()
     feats, mask = make_inputs(module, B, T, dtype, masked, requires_grad=True)
     counter = DispatchCounter()
     out = {}
@@ -106,10 +115,15 @@ def dispatch_counts(heads=3, B=32, T=204, dtype=torch.float32, masked=True) -> d
         out["forward_aten"], out["forward_syncs"] = counter.kernels, counter.syncs
         out["forward_triton"] = fwd_triton
         out["forward_top_ops"] = sorted(counter.ops.items(), key=lambda kv: -kv[1])[:8]
-        loss = sum(o.float().sum() for o in outs if o.requires_grad)
+        if grads == "upstream":
+            outs = [o for o in outs if o.requires_grad and not any(o is f for f in feats)]
+            ups = [torch.randn_like(o) for o in outs]
+            backward = lambda: torch.autograd.backward(outs, ups)  # noqa: E731
+        else:
+            backward = sum(o.float().sum() for o in outs if o.requires_grad).backward
         counter.reset()
         with counter:
-            loss.backward()
+            backward()
         out["backward_aten"], out["backward_syncs"] = counter.kernels, counter.syncs
         out["backward_triton"] = len(launches) - fwd_triton
         out["backward_top_ops"] = sorted(counter.ops.items(), key=lambda kv: -kv[1])[:8]
@@ -125,7 +139,8 @@ def dispatch_counts(heads=3, B=32, T=204, dtype=torch.float32, masked=True) -> d
             out["cached_nograd_aten"], out["cached_nograd_syncs"] = counter.kernels, counter.syncs
             out["cached_nograd_triton"] = len(launches) - n0
     out["forward_kernels"] = out["forward_aten"] + out["forward_triton"]
-    out["train_kernels"] = out["forward_kernels"] + out["backward_aten"] + out["backward_triton"]
+    out["backward_kernels"] = out["backward_aten"] + out["backward_triton"]
+    out["train_kernels"] = out["forward_kernels"] + out["backward_kernels"]
     out["train_syncs"] = out["forward_syncs"] + out["backward_syncs"]
     out["cached_nograd_kernels"] = out["cached_nograd_aten"] + out["cached_nograd_triton"]
     return out

@@ -116,11 +116,13 @@ from .cross_modal_flops import cross_modal_attention_flops  # noqa: F401 (re-exp
 from .cross_modal_jit import (MASK_VALUE, PREC_BF16, PREC_FP16, PREC_IEEE,  # noqa: F401
                               PREC_TF32, PRECISION_NAMES, _acc, _acc_rows, _head_b, _head_w,
                               _key_valid, _dropout_keep_kernel, _dropout_scale, _kv, _load_proj,  # noqa: F401
-                              _load_rows, _mm, _pick, _pick3, _pick6, _square_w, _store_proj,
+                              _load_rows, _mm, _out_proj_chunked, _pick, _pick3, _pick6,
+                              _scores_chunked, _square_w, _store_proj,
                               _store_rows)
 from .cross_modal_launch import (LAUNCH_OPTIONS, PROJECTION_DTYPES, _CAPABILITY,  # noqa: F401
                                  _DEFAULT_OPTIONS, _block_sizes, _capability_major,
-                                 _interpreting, _tile_widths, dot_precision, launch_options)
+                                 _interpreting, _tile_widths, dot_precision, head_chunk,
+                                 launch_options, projection_rows)
 from .cross_modal_pack import flat_parameters, pack_backward, pack_forward
 from .cross_modal_plan import (MAP_DIRECTIONS, MODALITY_CODES, SUPPORTED_DTYPES,  # noqa: F401
                                CrossModalPlan, _check_dot_dim, _check_tiles,
@@ -232,7 +234,7 @@ def _fwd_direction(
     b, rows, T, B, e, DS, seed, p_drop,
     H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
-    PREC: tl.constexpr, DROPOUT: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr, DC: tl.constexpr,
 ):
     """Message f_e (BLOCK_M, W) of one direction for one query tile, all heads (W: the
     target's padded width)."""
@@ -247,9 +249,13 @@ def _fwd_direction(
         acc = tl.zeros([BLOCK_M, DHP], dtype=tl.float32)
         for start in range(0, T, BLOCK_N):
             cols = start + tl.arange(0, BLOCK_N)
-            k = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
+            if DC == DHP:
+                k = _load_proj(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP)
             v = _load_proj(qkv_ptr, 2, e, b, h, cols, T, B, H, DHP)
-            s = _mm(q, tl.trans(k), PREC)
+            if DC == DHP:
+                s = _mm(q, tl.trans(k), PREC)
+            else:
+                s = _scores_chunked(qkv_ptr, e, b, h, rows, cols, T, B, H, DHP, DC, PREC)
             s = tl.where(_key_valid(mask_ptr, b, cols, T, HAS_MASK)[None, :], s, MASK_VALUE)
             m_new = tl.maximum(m_i, tl.max(s, 1))
             alpha = tl.exp(m_i - m_new)
@@ -269,7 +275,10 @@ def _fwd_direction(
         tl.store(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs_h[None, :], o,
                  mask=row_ok[:, None])
         tl.store(lse_ptr + ((e * B + b) * H + h) * T + rows, lse, mask=row_ok)
-        f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP, W), PREC)
+        if DC == DHP:
+            f += _mm(o, _head_w(wo_ptr, e, h, H, DHP, DP, W), PREC)
+        else:
+            f = _out_proj_chunked(f, o_ptr, wo_ptr, e, b, h, rows, T, B, H, DHP, DP, W, DC, PREC)
     return f
 
 
@@ -283,7 +292,7 @@ def _fwd_target(
     k, D, NSRC, E0, DS0, E1, DS1, seed, p_drop,
     GATING: tl.constexpr, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
     W: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
-    PREC: tl.constexpr, DROPOUT: tl.constexpr,
+    PREC: tl.constexpr, DROPOUT: tl.constexpr, DC: tl.constexpr,
 ):
     """One target's query tile; its feature tiles are W wide (its own padded width)."""
     offs_d = tl.arange(0, W)
@@ -292,13 +301,13 @@ def _fwd_target(
     x = _load_rows(x_ptr, b, rows, T, D, W)
     f0 = _fwd_direction(x, s0_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
                         wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E0, DS0, seed, p_drop, H,
-                        DHP, DP, W, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
+                        DHP, DP, W, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT, DC)
     # With one source f1 stays zero and the packed gate's third block is zero padding.
     f1 = tl.zeros([BLOCK_M, W], dtype=tl.float32)
     if NSRC == 2:
         f1 = _fwd_direction(x, s1_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr,
                             wo_ptr, bo_ptr, o_ptr, lse_ptr, qkv_ptr, b, rows, T, B, E1, DS1, seed, p_drop, H,
-                            DHP, DP, W, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
+                            DHP, DP, W, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT, DC)
     total = f0 + f1
     if GATING:
         z = (_mm(x, tl.trans(_square_w(wg_ptr, k * 3, DP, W)), PREC)
@@ -342,6 +351,7 @@ def _cross_modal_attention_forward_kernel(
     WIDE: tl.constexpr, NARROW: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HAS_MASK: tl.constexpr,
     PREC: tl.constexpr, DROPOUT: tl.constexpr,
+    DC: tl.constexpr,  # head-dim chunk of the exact-fp32 score and output dots (head_chunk)
 ):
     """The whole block's forward. Grid: (cdiv(T, BLOCK_M), B, K) with K = number of targets.
 
@@ -370,12 +380,14 @@ def _cross_modal_attention_forward_kernel(
         _fwd_target(x_ptr, s0_ptr, s1_ptr, out_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
                     wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr, lnb_ptr, o_ptr,
                     lse_ptr, qkv_ptr, eps, pid_q, b, T, B, k, D, NSRC, E0, DS0, E1, DS1, seed,
-                    p_drop, GATING, H, DHP, DP, NARROW, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
+                    p_drop, GATING, H, DHP, DP, NARROW, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT,
+                    DC)
     else:
         _fwd_target(x_ptr, s0_ptr, s1_ptr, out_ptr, mask_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr,
                     wv_ptr, bv_ptr, wo_ptr, bo_ptr, wg_ptr, bg_ptr, lnw_ptr, lnb_ptr, o_ptr,
                     lse_ptr, qkv_ptr, eps, pid_q, b, T, B, k, D, NSRC, E0, DS0, E1, DS1, seed,
-                    p_drop, GATING, H, DHP, DP, WIDE, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT)
+                    p_drop, GATING, H, DHP, DP, WIDE, BLOCK_M, BLOCK_N, HAS_MASK, PREC, DROPOUT,
+                    DC)
 
 
 @triton.jit
@@ -951,17 +963,9 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     outputs = [_fresh(*feats[m].shape, like=feats[m]) for m in const["targets"]]
     has_mask = mask8 is not None
     mask_arg = mask8 if has_mask else lh
-    interpreting = _interpreting()
 
     qkv = _fresh(E, 3, B, H, T, plan.dhp, like=lh, dtype=PROJECTION_DTYPES.get(prec, torch.float32))
-    # Tensor-core dots take 128-row tiles: with the attention's 32 rows, a (32, 16) head's output
-    # is 4 MMA tiles for 8 warps, and the SASS showed each warp repeating its share 4 times (4x
-    # the tensor work asked). Exact fp32 (FFMA) keeps 32 rows: 128 would spill 3 KB per thread.
-    # One head's (rows, 64) tiles are 4 MMA tiles per warp at 64 rows already (128 spilled).
-    if interpreting or prec == PREC_IEEE:
-        block_p = block_m
-    else:
-        block_p = 128 if plan.dhp < 64 else 64
+    block_p = projection_rows(block_m, plan.dhp, prec, lh.device)
     _cross_modal_attention_projection_kernel[(_cdiv(T, block_p), B, E)](
         qkv, wq, bq, wk, bk, wv, bv, feats["lh"], feats["rh"], feats["body"], T, B,
         **const["projection"], BLOCK_M=block_p, PREC=prec,
@@ -978,7 +982,8 @@ def cross_modal_attention_forward(plan: CrossModalPlan, feats, mask8, params, wa
     _cross_modal_attention_forward_kernel[grid](
         mask_arg, wq, bq, wk, bk, wv, bv, wo, bo, wg, bg, lnw, lnb, o, lse, qkv, *slot_args, T, B,
         seed, float(dropout_p), **const["forward"], DROPOUT=dropout_p > 0, BLOCK_M=block_m,
-        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, **launch_options("forward", lh.device))
+        BLOCK_N=block_n, HAS_MASK=has_mask, PREC=prec, DC=head_chunk(plan.dhp, prec),
+        **launch_options("forward", lh.device))
 
     maps = _fresh(nmap, B, T, T, like=lh)
     if nmap:

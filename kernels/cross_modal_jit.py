@@ -64,7 +64,14 @@ def _key_valid(mask_ptr, b, cols, T, HAS_MASK: tl.constexpr):
 def _head_w(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr):
     """(DHP, W) block of a packed (E, H, DHP, DP) weight: the first W <= DP columns, the padded
     width of the modality the weight reads or writes (the columns beyond are zero padding)."""
-    r = tl.arange(0, DHP)
+    return _head_w_rows(ptr, e, h, H, DHP, DP, W, 0, DHP)
+
+
+@triton.jit
+def _head_w_rows(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
+                 W: tl.constexpr, R0: tl.constexpr, NR: tl.constexpr):
+    """Rows [R0, R0 + NR) of the block :func:`_head_w` returns."""
+    r = R0 + tl.arange(0, NR)
     c = tl.arange(0, W)
     return tl.load(ptr + ((e * H + h) * DHP + r[:, None]) * DP + c[None, :])
 
@@ -96,11 +103,53 @@ def _kv(hs, wk_ptr, bk_ptr, wv_ptr, bv_ptr, e, h, H: tl.constexpr, DHP: tl.const
 def _load_proj(qkv_ptr, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr):
     """(len(rows), DHP) fp32 tile of Q (c=0), K (1) or V (2) of direction e, head h, written
     by the projection kernel into its (E, 3, B, H, T, DHP) buffer; zero outside T."""
-    offs = tl.arange(0, DHP)
+    return _load_proj_cols(qkv_ptr, c, e, b, h, rows, T, B, H, DHP, 0, DHP)
+
+
+@triton.jit
+def _load_proj_cols(qkv_ptr, c, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr,
+                    C0: tl.constexpr, NC: tl.constexpr):
+    """Columns [C0, C0 + NC) of the tile :func:`_load_proj` returns."""
+    offs = C0 + tl.arange(0, NC)
     base = (((e * 3 + c) * B + b) * H + h) * T
     x = tl.load(qkv_ptr + (base + rows[:, None]) * DHP + offs[None, :],
                 mask=(rows < T)[:, None], other=0.0)
     return x.to(tl.float32)
+
+
+@triton.jit
+def _scores_chunked(qkv_ptr, e, b, h, rows, cols, T, B, H: tl.constexpr, DHP: tl.constexpr,
+                    DC: tl.constexpr, PREC: tl.constexpr):
+    """Q K^T of head h on (rows, cols), the head dim reduced in DC-wide chunks (one dot each).
+
+    For exact fp32 (FFMA) dots: Triton's FMA dot holds each thread's operand slices over the
+    whole reduction in registers, which a 64-wide head dim (1 head) does not leave room for.
+    """
+    s = _mm(_load_proj_cols(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP, 0, DC),
+            tl.trans(_load_proj_cols(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP, 0, DC)), PREC)
+    for c0 in tl.static_range(DC, DHP, DC):
+        s += _mm(_load_proj_cols(qkv_ptr, 0, e, b, h, rows, T, B, H, DHP, c0, DC),
+                 tl.trans(_load_proj_cols(qkv_ptr, 1, e, b, h, cols, T, B, H, DHP, c0, DC)), PREC)
+    return s
+
+
+@triton.jit
+def _out_proj_chunked(f, o_ptr, wo_ptr, e, b, h, rows, T, B, H: tl.constexpr, DHP: tl.constexpr,
+                      DP: tl.constexpr, W: tl.constexpr, DC: tl.constexpr, PREC: tl.constexpr):
+    """f + O_h Wo_h^T with O_h read back, DC columns at a time, from the (E, B, T, H, DHP) fp32
+    buffer the program has just stored it to (as :func:`_scores_chunked`, for FFMA dots).
+
+    A run-time loop, so that ptxas does not hoist every chunk's operands at once; the barrier
+    makes the whole tile's stores visible to every thread of the program.
+    """
+    tl.debug_barrier()
+    for c0 in range(0, DHP, DC):
+        offs = c0 + tl.arange(0, DC)
+        oc = tl.load(o_ptr + (((e * B + b) * T + rows[:, None]) * H + h) * DHP + offs[None, :],
+                     mask=(rows < T)[:, None], other=0.0)
+        wr = tl.load(wo_ptr + ((e * H + h) * DHP + offs[:, None]) * DP + tl.arange(0, W)[None, :])
+        f += _mm(oc, wr, PREC)
+    return f
 
 
 @triton.jit

@@ -57,6 +57,35 @@ def _block_sizes(T: int, prec: int = PREC_BF16) -> Tuple[int, int]:
     return 32, 16
 
 
+def head_chunk(dhp: int, prec: int) -> int:
+    """DC: the width in which the forward reduces the head dim of its score (Q K^T) and output
+    (O Wo^T) dots; DHP = one dot each.
+
+    Exact fp32 (FFMA) dots over a head dim wider than 32 (1 head: 42 -> 64) go 32 at a time:
+    Triton's FMA dot holds each thread's operand slices over the whole reduction in registers,
+    and the 64-wide output dot spilled 120 B per thread on sm_90 (32 B on sm_87) at 255
+    registers; in 32-wide chunks the forward needs 218-222 registers and spills nothing
+    (16-wide chunks spilled again: 72 B on sm_90). Tensor-core dots keep one dot.
+    """
+    return 32 if prec == PREC_IEEE and dhp > 32 else dhp
+
+
+def projection_rows(block_m: int, dhp: int, prec: int, device: torch.device) -> int:
+    """BLOCK_M of the projection kernel.
+
+    Tensor-core dots take 128-row tiles: with the attention's 32 rows, a (32, 16) head's output
+    is 4 MMA tiles for 8 warps, and the SASS showed each warp repeating its share 4 times (4x
+    the tensor work asked). Exact fp32 (FFMA) keeps the attention's rows: 128 would spill 3 KB
+    per thread. One head's (rows, 64) tiles are 4 MMA tiles per warp at 64 rows already (128
+    spilled); TF32 on sm_8x (HMMA, no wgmma) spilled 24 B per thread at 64 rows on sm_87: 32.
+    """
+    if _interpreting() or prec == PREC_IEEE:
+        return block_m
+    if dhp < 64:
+        return 128
+    return 32 if prec == PREC_TF32 and _capability_major(device) == 8 else 64
+
+
 def _tile_widths(plan) -> Tuple[int, int, Dict[str, int]]:
     """(WIDE, NARROW, narrow flag per modality): the feature-tile widths of the kernels.
 
@@ -92,6 +121,10 @@ _DEFAULT_OPTIONS = dict(num_warps=8, maxnreg=255)
 for _major in (8, 9):
     LAUNCH_OPTIONS[(_major, "projection")] = dict(num_warps=8, maxnreg=255)
     LAUNCH_OPTIONS[(_major, "backward_input")] = dict(num_warps=8, maxnreg=255)
+    # The parameter packing's loop over head rows, software-pipelined (Triton's default 3
+    # stages), spilled 192 B per thread at 2 heads on sm_87 (fp32); unpipelined it takes
+    # 232-246 registers and spills nothing at any head count, dtype or arch.
+    LAUNCH_OPTIONS[(_major, "pack")] = dict(num_warps=8, maxnreg=255, num_stages=1)
 _CAPABILITY = {}
 
 

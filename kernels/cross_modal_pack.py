@@ -61,6 +61,23 @@ def _load_tile(ptr, rows, cols, row_stride, n_rows, n_cols):
 
 
 @triton.jit
+def _direction_row(flat_ptr, desc, H: tl.constexpr, DP: tl.constexpr):
+    """What both kernels read first for a direction: its descriptor row (offsets, d, ds), its
+    head dim dh and softmax scale, and its source projection Wp (DP, DP; Wp[i, c]) and bp (DP,)
+    in fp32, zero-padded."""
+    src_win, src_bin = tl.load(desc + 0), tl.load(desc + 1)
+    src_wp, src_bp = tl.load(desc + 2), tl.load(desc + 3)
+    src_wo, src_bo = tl.load(desc + 4), tl.load(desc + 5)
+    d, ds = tl.load(desc + 6), tl.load(desc + 7)
+    dh = d // H
+    scale = 1.0 / tl.sqrt_rn(dh.to(tl.float32))
+    inner = tl.arange(0, DP)
+    wp = _load_tile(flat_ptr + src_wp, inner, inner, ds, d, ds)
+    bp = tl.load(flat_ptr + src_bp + inner, mask=inner < d, other=0.0).to(tl.float32)
+    return src_win, src_bin, src_wp, src_bp, src_wo, src_bo, d, ds, dh, scale, wp, bp
+
+
+@triton.jit
 def _pack_head_rows(flat_ptr, wq_ptr, bq_ptr, wk_ptr, bk_ptr, wv_ptr, bv_ptr, wo_ptr, wp, bp,
                     src_win, src_bin, src_wo, d, dh, scale, dst, h, rows, DHP: tl.constexpr,
                     DP: tl.constexpr):
@@ -109,17 +126,10 @@ def _cross_modal_attention_pack_kernel(
     desc = desc_ptr + p * 8  # DESC_COLUMNS
     chunk = tl.arange(0, ROWS)
     cols = tl.arange(0, DP)
-    inner = tl.arange(0, DP)
     if p < E:
         e = p
-        src_win, src_bin = tl.load(desc + 0), tl.load(desc + 1)
-        src_wp, src_bp = tl.load(desc + 2), tl.load(desc + 3)
-        src_wo, src_bo = tl.load(desc + 4), tl.load(desc + 5)
-        d, ds = tl.load(desc + 6), tl.load(desc + 7)
-        dh = d // H
-        scale = 1.0 / tl.sqrt_rn(dh.to(tl.float32))
-        wp = _load_tile(flat_ptr + src_wp, inner, cols, ds, d, ds)  # (DP, DP): Wp[i, c]
-        bp = tl.load(flat_ptr + src_bp + inner, mask=inner < d, other=0.0).to(tl.float32)
+        src_win, src_bin, src_wp, src_bp, src_wo, src_bo, d, ds, dh, scale, wp, bp = \
+            _direction_row(flat_ptr, desc, H, DP)
         for h in range(H):
             for r0 in range(0, DHP, ROWS):
                 rows = r0 + chunk
@@ -232,14 +242,8 @@ def _cross_modal_attention_unpack_kernel(
     out_ty = grad_ptr.dtype.element_ty
     if p < E:
         e = p
-        src_win, src_bin = tl.load(desc + 0), tl.load(desc + 1)
-        src_wp, src_bp = tl.load(desc + 2), tl.load(desc + 3)
-        src_wo, src_bo = tl.load(desc + 4), tl.load(desc + 5)
-        d, ds = tl.load(desc + 6), tl.load(desc + 7)
-        dh = d // H
-        scale = 1.0 / tl.sqrt_rn(dh.to(tl.float32))
-        wp = _load_tile(flat_ptr + src_wp, inner, cols, ds, d, ds)  # (DP, DP): Wp[i, c]
-        bp = tl.load(flat_ptr + src_bp + inner, mask=inner < d, other=0.0).to(tl.float32)
+        src_win, src_bin, src_wp, src_bp, src_wo, src_bo, d, ds, dh, scale, wp, bp = \
+            _direction_row(flat_ptr, desc, H, DP)
         dwp = tl.zeros((DP, DP), dtype=tl.float32)
         dbp = tl.zeros((DP,), dtype=tl.float32)
         w_size, b_size = E * H * DHP * DP, E * H * DHP

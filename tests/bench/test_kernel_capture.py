@@ -23,3 +23,19 @@ def test_capture_and_executed_work_of_the_real_block():
     # The kernels compute at least every product of the reference (plus padding, recompute).
     assert forward >= ref
     assert all(0 < lc.useful_macs <= lc.macs for lc in counted)
+
+
+@interpreter_only
+def test_launch_choices_follow_the_captured_architecture():
+    """The launchers read the device's capability from their cache: the capture sets it to the
+    target, so per-architecture choices (TF32's 1-head projection rows on sm_8x) reach the lab."""
+    from slr_fused.bench.kernel_capture import capture_launches
+    from slr_fused.kernels import cross_modal_launch
+
+    def projection_rows(arch):
+        launches = capture_launches(1, torch.float32, 2, 20, arch, fp32_precision="high")
+        return {lc.constexprs["BLOCK_M"] for lc in launches if "projection" in lc.name}
+
+    saved = dict(cross_modal_launch._CAPABILITY)
+    assert projection_rows(90) == {64} and projection_rows(87) == {32}
+    assert cross_modal_launch._CAPABILITY == saved  # restored after the capture

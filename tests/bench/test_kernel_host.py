@@ -1,6 +1,7 @@
 """kernel_host: dispatch counting on a known op sequence, and the host side of the real block
 (on the Triton interpreter)."""
 
+import pytest
 import torch
 from kernel_lab_helpers import interpreter_only
 
@@ -20,6 +21,12 @@ def test_dispatch_counter_counts_a_known_op_sequence():
     assert counter.kernels == 4
     assert counter.syncs == 1
     assert counter.reduced_scratch == 8 * 4 * 4
+
+
+def test_dispatch_counts_refuses_an_unknown_gradient_mode():
+    from slr_fused.bench.kernel_host import dispatch_counts
+    with pytest.raises(ValueError, match="grads"):
+        dispatch_counts(grads="ones")
 
 
 @interpreter_only

@@ -8,7 +8,7 @@ import slr_fused.kernels.cross_modal_launch as cross_modal_launch
 from slr_fused.kernels.cross_modal_jit import PREC_BF16, PREC_FP16, PREC_IEEE, PREC_TF32
 from slr_fused.kernels.cross_modal_launch import (_DEFAULT_OPTIONS, LAUNCH_OPTIONS,
                                                   PROJECTION_DTYPES, _block_sizes, _tile_widths,
-                                                  launch_options)
+                                                  head_chunk, launch_options, projection_rows)
 from slr_fused.kernels.cross_modal_plan import make_plan
 from slr_fused.models.cross_modal import CrossModalAttention
 
@@ -51,6 +51,27 @@ def test_block_sizes_on_the_interpreter_and_on_a_gpu(monkeypatch):
     assert _block_sizes(204) == (64, 64)
 
 
+def test_head_chunk_splits_only_wide_exact_fp32_heads():
+    assert head_chunk(64, PREC_IEEE) == 32            # 1 head: FFMA dots in 32-wide chunks
+    assert head_chunk(32, PREC_IEEE) == 32 and head_chunk(16, PREC_IEEE) == 16
+    for prec in (PREC_TF32, PREC_BF16, PREC_FP16):    # tensor-core dots: one dot
+        assert head_chunk(64, prec) == 64
+
+
+def test_projection_rows_per_precision_and_architecture(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(cross_modal_launch, "_interpreting", lambda: True)
+    assert projection_rows(16, 64, PREC_BF16, cpu) == 16          # the interpreter: attention rows
+    monkeypatch.setattr(cross_modal_launch, "_interpreting", lambda: False)
+    monkeypatch.setattr(cross_modal_launch, "_CAPABILITY", {("cpu", None): 9})
+    assert projection_rows(16, 64, PREC_IEEE, cpu) == 16          # FFMA: attention rows
+    assert projection_rows(32, 16, PREC_BF16, cpu) == 128         # tensor cores: 128 rows
+    assert projection_rows(32, 64, PREC_TF32, cpu) == 64          # one head's 64-wide tiles
+    monkeypatch.setattr(cross_modal_launch, "_CAPABILITY", {("cpu", None): 8})
+    assert projection_rows(32, 64, PREC_TF32, cpu) == 32          # TF32 on sm_8x: no spills
+    assert projection_rows(32, 64, PREC_BF16, cpu) == 64
+
+
 @pytest.mark.parametrize("directions,narrow,flags", [
     ("all", 32, {"lh": 0, "rh": 0, "body": 1}),       # body 24 -> 32 tiles, hands 42 -> 64
     ("hands", 64, {"lh": 0, "rh": 0, "body": 0}),     # no body: every tile is 64 wide
@@ -67,6 +88,8 @@ def test_launch_options_per_architecture(monkeypatch):
     for major in (8, 9):
         for kernel in kernels:
             assert LAUNCH_OPTIONS[(major, kernel)] == {"num_warps": 8, "maxnreg": 255}
+        # the packing kernel unpipelined: its 3-stage loop spilled at 2 heads on sm_87
+        assert LAUNCH_OPTIONS[(major, "pack")] == {"num_warps": 8, "maxnreg": 255, "num_stages": 1}
     # the CPU (interpreter) reads sm_90's options; an unknown kernel gets the default
     assert launch_options("forward", torch.device("cpu")) == LAUNCH_OPTIONS[(9, "forward")]
     assert launch_options("no such kernel", torch.device("cpu")) == _DEFAULT_OPTIONS

@@ -33,6 +33,10 @@ CASES = [
     # attention dropout while training: the DROPOUT=True variants
     (90, "num_heads=3, dropout=0.1", "bfloat16", True),
     (87, "num_heads=1, dropout=0.1", "float16", False),
+    # 1 head (head dim 64): exact fp32 reduces it in 32-wide chunks; TF32 projects 32 rows on sm_87
+    (90, "num_heads=1, dropout=0.1", "float32", True),
+    (87, "num_heads=1", "float32", True),
+    (87, "num_heads=1", "float32-tf32", False),
 ]
 
 

@@ -79,8 +79,13 @@ def _check_resume(saved: dict, config: TrainConfig) -> None:
     differences = [f"--{k} {saved.get(k)!r} in the checkpoint, {current[k]!r} now"
                    for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]]
     if differences:
+        hint = ""
+        if saved.get("recipe") != current["recipe"]:
+            # e.g. a run started before wlasl became slr train's default recipe
+            hint = f" (it was trained with --recipe {saved.get('recipe')}: add that flag to resume it)"
         raise CheckpointError("cannot resume: the run was started with other settings: "
-                              + "; ".join(differences[:4]) + ("; ..." if len(differences) > 4 else ""))
+                              + "; ".join(differences[:4]) + ("; ..." if len(differences) > 4 else "")
+                              + hint)
 
 
 def train(config: TrainConfig, log: Callable[[str], None] = print) -> Dict[str, object]:

@@ -100,6 +100,16 @@ def test_resume_refuses_other_settings_and_missing_runs(tmp_path):
               log=lambda _: None)
 
 
+def test_resuming_a_run_of_another_recipe_names_the_flag_to_add():
+    from slr_fused.recipes import recipe_config
+    from slr_fused.training import _check_resume
+    saved = recipe_config("seed", experiment_name="old").flat_dict()
+    del saved["recipe"]                     # a run from before the recipes: the seeds' settings
+    with pytest.raises(CheckpointError, match=r"--recipe seed: add that flag to resume it"):
+        _check_resume(saved, recipe_config("wlasl", experiment_name="old", resume=True))
+    _check_resume(saved, recipe_config("seed", experiment_name="old", resume=True))   # resumable
+
+
 def test_validation_split_and_experimental_subset(tmp_path):
     lines = []
     train(TrainConfig(epochs=1, d_ff=32, num_enc_layers=1, num_dec_layers=1, batch_size=64,

@@ -64,14 +64,7 @@ def _key_valid(mask_ptr, b, cols, T, HAS_MASK: tl.constexpr):
 def _head_w(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr, W: tl.constexpr):
     """(DHP, W) block of a packed (E, H, DHP, DP) weight: the first W <= DP columns, the padded
     width of the modality the weight reads or writes (the columns beyond are zero padding)."""
-    return _head_w_rows(ptr, e, h, H, DHP, DP, W, 0, DHP)
-
-
-@triton.jit
-def _head_w_rows(ptr, e, h, H: tl.constexpr, DHP: tl.constexpr, DP: tl.constexpr,
-                 W: tl.constexpr, R0: tl.constexpr, NR: tl.constexpr):
-    """Rows [R0, R0 + NR) of the block :func:`_head_w` returns."""
-    r = R0 + tl.arange(0, NR)
+    r = tl.arange(0, DHP)
     c = tl.arange(0, W)
     return tl.load(ptr + ((e * H + h) * DHP + r[:, None]) * DP + c[None, :])
 

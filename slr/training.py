@@ -214,8 +214,9 @@ def _log_setup(session: _Session, data: TrainingData, log) -> None:
     log(f"Data: train {data.paths['train']} ({len(data.train_set)} samples), "
         + ", ".join(f"{k} ({len(s)})" for k, s in data.eval_sets.items())
         + f"; {data.num_classes} classes")
-    if demo_mirror_note(config):
-        log(demo_mirror_note(config))
+    demo_note = demo_mirror_note(config)
+    if demo_note:
+        log(demo_note)
     log(f"Parameters: {count_parameters(model):,} (cross-modal block "
         f"{count_parameters(model.cross_modal):,}); device {session.device}"
         + (f" x {context.world_size} processes" if context.enabled else "")
